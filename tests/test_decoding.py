@@ -1,0 +1,283 @@
+"""Tests for course_lib.decoding: filters against Hugging Face, sampling, generation, beam search."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers.generation.logits_process import (
+    MinPLogitsWarper,
+    RepetitionPenaltyLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+
+from course_lib.decoding import (
+    apply_repetition_penalty,
+    apply_temperature,
+    min_p_filter,
+    next_token_distribution,
+    top_k_filter,
+    top_p_filter,
+)
+from course_lib.validation import CourseInputError
+
+SEEDS = [0, 1, 2]
+B, V = 4, 50
+
+
+def random_logits(seed: int, batch: int = B, vocab: int = V) -> torch.Tensor:
+    """Random logits (batch, vocab) with a spread similar to a trained model's."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, vocab, generator=generator) * 3
+
+
+def random_ids(seed: int, batch: int = B, length: int = 12, vocab: int = V) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed + 100)
+    return torch.randint(0, vocab, (batch, length), generator=generator)
+
+
+def assert_same_filtering(ours: torch.Tensor, theirs: torch.Tensor) -> None:
+    """Same removed (-inf) positions, and the kept values agree."""
+    assert torch.equal(torch.isinf(ours), torch.isinf(theirs))
+    kept = ~torch.isinf(theirs)
+    torch.testing.assert_close(ours[kept], theirs[kept])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Filters equal Hugging Face's logits processors
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("temperature", [0.3, 1.0, 2.5])
+def test_temperature_matches_hugging_face(seed, temperature):
+    logits = random_logits(seed)
+    theirs = TemperatureLogitsWarper(temperature)(random_ids(seed), logits.clone())
+    assert_same_filtering(apply_temperature(logits, temperature), theirs)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("k", [1, 5, 20, V, V + 10])
+def test_top_k_matches_hugging_face(seed, k):
+    logits = random_logits(seed)
+    theirs = TopKLogitsWarper(k)(random_ids(seed), logits.clone())
+    assert_same_filtering(top_k_filter(logits, k), theirs)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("p", [0.01, 0.3, 0.9, 0.99, 1.0])
+def test_top_p_matches_hugging_face(seed, p):
+    logits = random_logits(seed)
+    theirs = TopPLogitsWarper(p)(random_ids(seed), logits.clone())
+    assert_same_filtering(top_p_filter(logits, p), theirs)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("p", [0.0, 0.05, 0.3, 1.0])
+def test_min_p_matches_hugging_face(seed, p):
+    logits = random_logits(seed)
+    theirs = MinPLogitsWarper(p)(random_ids(seed), logits.clone())
+    assert_same_filtering(min_p_filter(logits, p), theirs)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("penalty", [0.5, 1.0, 1.3, 3.0])
+def test_repetition_penalty_matches_hugging_face(seed, penalty):
+    logits, ids = random_logits(seed), random_ids(seed)
+    theirs = RepetitionPenaltyLogitsProcessor(penalty)(ids, logits.clone())
+    assert_same_filtering(apply_repetition_penalty(logits, ids, penalty), theirs)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_next_token_distribution_matches_hugging_face_chain(seed):
+    """All filters at once, chained in Hugging Face's order, then softmax."""
+    logits, ids = random_logits(seed), random_ids(seed)
+    theirs = logits.clone()
+    for processor in [
+        RepetitionPenaltyLogitsProcessor(1.2),
+        TemperatureLogitsWarper(0.7),
+        TopKLogitsWarper(20),
+        TopPLogitsWarper(0.9),
+        MinPLogitsWarper(0.05),
+    ]:
+        theirs = processor(ids, theirs)
+    ours = next_token_distribution(
+        logits, temperature=0.7, top_k=20, top_p=0.9, min_p=0.05, repetition_penalty=1.2, previous_ids=ids
+    )
+    torch.testing.assert_close(ours, theirs.softmax(dim=-1))
+
+
+def test_filters_do_not_modify_their_input():
+    logits, ids = random_logits(0), random_ids(0)
+    before = logits.clone()
+    apply_temperature(logits, 0.5)
+    top_k_filter(logits, 3)
+    top_p_filter(logits, 0.5)
+    min_p_filter(logits, 0.2)
+    apply_repetition_penalty(logits, ids, 2.0)
+    assert torch.equal(logits, before)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Filters do what their names say
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k", [1, 3, 17])
+def test_top_k_keeps_exactly_k_highest(k):
+    logits = random_logits(3)
+    kept = ~torch.isinf(top_k_filter(logits, k))
+    assert kept.sum(dim=-1).tolist() == [k] * B
+    expected = torch.zeros_like(kept).scatter(1, logits.topk(k).indices, True)
+    assert torch.equal(kept, expected)
+
+
+def test_top_k_keeps_ties_with_the_kth_token():
+    logits = torch.tensor([[3.0, 1.0, 2.0, 2.0, 0.0]])
+    kept = ~torch.isinf(top_k_filter(logits, 2))
+    assert kept.tolist() == [[True, False, True, True, False]]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("p", [0.2, 0.5, 0.8, 0.95])
+def test_top_p_keeps_smallest_set_reaching_p(seed, p):
+    logits = random_logits(seed)
+    probs = logits.softmax(dim=-1)
+    kept = ~torch.isinf(top_p_filter(logits, p))
+    for row in range(B):
+        sorted_probs = probs[row].sort(descending=True).values
+        mass = sorted_probs.cumsum(0)
+        smallest = int((mass < p).sum()) + 1  # first prefix of the ranking whose mass reaches p
+        assert kept[row].sum() == smallest
+        assert probs[row][kept[row]].sum() >= p - 1e-6
+        # the kept tokens are the most likely ones
+        assert probs[row][kept[row]].min() > probs[row][~kept[row]].max()
+
+
+@pytest.mark.parametrize("p", [1e-6, 1e-12])
+def test_top_p_tiny_p_keeps_only_the_top_token(p):
+    logits = random_logits(4)
+    kept = ~torch.isinf(top_p_filter(logits, p))
+    assert torch.equal(kept.nonzero()[:, 1], logits.argmax(dim=-1))
+
+
+def test_top_p_stops_as_soon_as_the_mass_reaches_p():
+    logits = torch.tensor([[1.0, 1.0, 2.0]]).log()  # probabilities 0.25, 0.25, 0.5
+    assert (~torch.isinf(top_p_filter(logits, 0.5))).tolist() == [[False, False, True]]
+    assert (~torch.isinf(top_p_filter(logits, 0.75))).sum() == 2  # 0.5 + 0.25 reaches 0.75
+
+
+def test_min_p_keeps_tokens_above_scaled_threshold():
+    probs = torch.tensor([[0.5, 0.3, 0.11, 0.05, 0.04]])
+    kept = ~torch.isinf(min_p_filter(probs.log(), 0.2))  # threshold 0.2 * 0.5 = 0.1
+    assert kept.tolist() == [[True, True, True, False, False]]
+    kept = ~torch.isinf(min_p_filter(probs.log(), 1.0))  # only the top token reaches 1.0 * 0.5
+    assert kept.tolist() == [[True, False, False, False, False]]
+    tied = torch.tensor([[0.4, 0.2, 0.4]]).log()
+    assert (~torch.isinf(min_p_filter(tied, 1.0))).tolist() == [[True, False, True]]  # both reach the top
+
+
+def test_repetition_penalty_lowers_only_seen_tokens_once():
+    logits = torch.tensor([[2.0, -2.0, 1.0, -1.0]])
+    previous = torch.tensor([[0, 1, 1, 1]])  # token 1 three times: penalised once
+    out = apply_repetition_penalty(logits, previous, 2.0)
+    assert out.tolist() == [[1.0, -4.0, 1.0, -1.0]]
+    out = apply_repetition_penalty(logits, previous, 0.5)  # < 1 rewards repeats
+    assert out.tolist() == [[4.0, -1.0, 1.0, -1.0]]
+
+
+def test_temperature_zero_keeps_only_the_argmax():
+    logits = random_logits(5)
+    out = apply_temperature(logits, 0)
+    assert torch.equal(out.isfinite().nonzero()[:, 1], logits.argmax(dim=-1))
+    assert torch.equal(out.amax(dim=-1), logits.amax(dim=-1))
+
+
+def test_lower_temperature_gives_sharper_distribution():
+    logits = random_logits(6)
+
+    def entropy(temperature: float) -> torch.Tensor:
+        probs = next_token_distribution(logits, temperature=temperature)
+        return -torch.special.xlogy(probs, probs).sum(dim=-1)  # (B,)
+
+    assert (entropy(0.5) < entropy(1.0)).all() and (entropy(1.0) < entropy(2.0)).all()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# next_token_distribution
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_next_token_distribution_defaults_are_plain_softmax():
+    logits = random_logits(7)
+    torch.testing.assert_close(next_token_distribution(logits), logits.softmax(dim=-1))
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1e-6])
+def test_temperature_to_zero_is_one_hot_on_argmax(temperature):
+    logits = random_logits(8)
+    probs = next_token_distribution(logits, temperature=temperature)
+    assert torch.equal(probs, torch.nn.functional.one_hot(logits.argmax(dim=-1), V).float())
+
+
+def test_next_token_distribution_rows_sum_to_one_and_respect_filters():
+    logits = random_logits(9)
+    probs = next_token_distribution(logits, top_k=5, top_p=0.8)
+    torch.testing.assert_close(probs.sum(dim=-1), torch.ones(B))
+    assert ((probs > 0).sum(dim=-1) <= 5).all()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Errors name the argument and say what to do
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"temperature": -0.1}, r"temperature must be in \[0.0, inf\], got -0.1\. Use 1.0"),
+        ({"top_k": 0}, r"top_k must be an integer >= 1, got 0\. Use e.g. 50"),
+        ({"top_k": 2.5}, r"top_k must be an integer, got 2.5 \(float\)"),
+        ({"top_p": 0.0}, r"top_p must be in \(0.0, 1.0\], got 0.0\. Use e.g. 0.9"),
+        ({"top_p": 1.5}, r"top_p must be in \(0.0, 1.0\], got 1.5"),
+        ({"min_p": -0.01}, r"min_p must be in \[0.0, 1.0\], got -0.01"),
+        ({"min_p": 1.01}, r"min_p must be in \[0.0, 1.0\], got 1.01"),
+        ({"repetition_penalty": 0.0}, r"repetition_penalty must be in \(0.0, inf\], got 0.0\. Use 1.0 for no penalty"),
+        ({"repetition_penalty": 1.2}, r"previous_ids must be given when repetition_penalty != 1, got None"),
+    ],
+)
+def test_next_token_distribution_rejects_bad_options(kwargs, match):
+    with pytest.raises(CourseInputError, match=match):
+        next_token_distribution(random_logits(0), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda x: top_k_filter(x, 0), r"k must be an integer >= 1, got 0"),
+        (lambda x: top_p_filter(x, 1.2), r"p must be in \(0.0, 1.0\], got 1.2"),
+        (lambda x: min_p_filter(x, -1.0), r"p must be in \[0.0, 1.0\], got -1.0"),
+        (lambda x: apply_temperature(x, -1.0), r"temperature must be in \[0.0, inf\], got -1.0"),
+        (lambda x: apply_repetition_penalty(x, random_ids(0), -1.0), r"penalty must be in \(0.0, inf\], got -1.0"),
+        (lambda x: apply_repetition_penalty(x, random_ids(0).float(), 1.2), r"previous_ids must be a LongTensor"),
+        (lambda x: apply_repetition_penalty(x, random_ids(0)[:2], 1.2), r"previous_ids must be one row per logits row \(4\)"),
+        (lambda x: apply_repetition_penalty(x, random_ids(0) + V, 1.2), r"previous_ids must be token ids in \[0, 49\]"),
+    ],
+)
+def test_filters_reject_bad_arguments(call, match):
+    with pytest.raises(CourseInputError, match=match):
+        call(random_logits(0))
+
+
+@pytest.mark.parametrize("shape", [(V,), (2, 3, V)])
+def test_logits_of_wrong_rank_are_rejected(shape):
+    with pytest.raises(CourseInputError, match=r"logits must be a 2-D tensor of shape \(B, V\), got shape .*logits\[:, -1, :\]"):
+        next_token_distribution(torch.zeros(shape))
+    with pytest.raises(CourseInputError, match=r"logits must be a 2-D tensor"):
+        top_k_filter(torch.zeros(shape), 3)
+
+
+def test_integer_logits_are_rejected():
+    with pytest.raises(CourseInputError, match=r"logits must be a floating-point tensor, got dtype torch.int64"):
+        top_p_filter(torch.zeros(2, 5, dtype=torch.long), 0.5)
