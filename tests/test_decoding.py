@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+from types import SimpleNamespace
+
 import pytest
 import torch
+from torch import nn
 from transformers.generation.logits_process import (
     MinPLogitsWarper,
     RepetitionPenaltyLogitsProcessor,
@@ -15,6 +20,9 @@ from transformers.generation.logits_process import (
 from course_lib.decoding import (
     apply_repetition_penalty,
     apply_temperature,
+    beam_search,
+    generate,
+    length_penalized_score,
     min_p_filter,
     next_token_distribution,
     top_k_filter,
@@ -281,3 +289,126 @@ def test_logits_of_wrong_rank_are_rejected(shape):
 def test_integer_logits_are_rejected():
     with pytest.raises(CourseInputError, match=r"logits must be a floating-point tensor, got dtype torch.int64"):
         top_p_filter(torch.zeros(2, 5, dtype=torch.long), 0.5)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Beam search bookkeeping, on a stand-in model whose probabilities we choose
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class BigramLM(nn.Module):
+    """Stand-in language model: the next token's logits are a row of a (V, V) table picked by the last token."""
+
+    def __init__(self, table: torch.Tensor, block_size: int = 16) -> None:
+        super().__init__()
+        self.table = nn.Parameter(table)
+        self.config = SimpleNamespace(vocab_size=table.size(0), block_size=block_size)
+
+    def forward(self, idx: torch.Tensor, cache: None = None) -> SimpleNamespace:
+        return SimpleNamespace(logits=self.table[idx])  # (B, T, V)
+
+
+def random_bigram(seed: int, vocab: int = 4) -> BigramLM:
+    return BigramLM(torch.randn(vocab, vocab, generator=torch.Generator().manual_seed(seed)) * 2)
+
+
+def all_continuations(vocab: int, steps: int, eos_id: int | None) -> list[tuple[int, ...]]:
+    """Every continuation of at most ``steps`` tokens a search can end with: up to the first eos, or full length."""
+    found = set()
+    for tokens in itertools.product(range(vocab), repeat=steps):
+        if eos_id in tokens:
+            tokens = tokens[: tokens.index(eos_id) + 1]
+        found.add(tokens)
+    return sorted(found)
+
+
+def brute_force_scores(model, prompt: list[int], steps: int, eos_id: int | None, length_penalty: float) -> dict:
+    """Score every possible continuation by running the model on the whole sequence (no cache, no search)."""
+    scores = {}
+    with torch.no_grad():
+        for tokens in all_continuations(model.config.vocab_size, steps, eos_id):
+            seq = torch.tensor([prompt + list(tokens)])
+            log_probs = model(seq).logits[0, len(prompt) - 1 : -1].log_softmax(dim=-1)  # (n, V) predictions of the new tokens
+            log_prob = log_probs.gather(1, torch.tensor(tokens)[:, None]).sum().item()
+            scores[tokens] = log_prob / len(tokens) ** length_penalty
+    return scores
+
+
+def continuation(tokens: torch.Tensor, prompt_length: int) -> tuple[int, ...]:
+    return tuple(tokens.flatten()[prompt_length:].tolist())
+
+
+def test_length_penalty_decides_between_short_and_long_answers():
+    """From token 1: eos with p=0.5, or token 2 (p=0.4) which then repeats with p=0.9."""
+    probs = torch.tensor([[0.2, 0.4, 0.4], [0.5, 0.1, 0.4], [0.05, 0.05, 0.9]])
+    model, prompt = BigramLM(probs.log()), torch.tensor([[1]])
+    raw = beam_search(model, prompt, 3, num_beams=2, length_penalty=0.0, eos_id=0, use_cache=False)
+    assert raw.sequence.tolist() == [[1, 0]]  # the raw sum favours stopping early
+    assert raw.score == pytest.approx(math.log(0.5))
+    average = beam_search(model, prompt, 3, num_beams=2, length_penalty=1.0, eos_id=0, use_cache=False)
+    assert average.sequence.tolist() == [[1, 2, 2, 2]]  # per-token average favours the confident long answer
+    assert average.score == pytest.approx((math.log(0.4) + 2 * math.log(0.9)) / 3)
+    assert [h.tokens.tolist() for h in average.finished] == [[1, 2, 2, 2], [1, 0]]
+    tree = [[(node.parent, node.token, node.finished) for node in step] for step in average.trace]
+    assert tree == [[(-1, 0, True), (-1, 2, False)], [(1, 2, False)], [(0, 2, False)]]
+    assert average.trace[1][0].log_prob == pytest.approx(math.log(0.4) + math.log(0.9))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("length_penalty", [0.0, 1.0, 2.0])
+@pytest.mark.parametrize("eos_id", [0, None])
+def test_wide_beam_equals_brute_force_on_stand_in_model(seed, length_penalty, eos_id):
+    model, prompt, steps = random_bigram(seed), [1, 3], 3
+    expected = brute_force_scores(model, prompt, steps, eos_id, length_penalty)
+    result = beam_search(model, torch.tensor([prompt]), steps, num_beams=4**steps, length_penalty=length_penalty, eos_id=eos_id, use_cache=False)
+    found = {continuation(h.tokens, len(prompt)): h.score for h in result.finished}
+    assert found.keys() == expected.keys()  # the search was exhaustive
+    for tokens, score in expected.items():
+        assert found[tokens] == pytest.approx(score, abs=1e-5)
+    assert continuation(result.sequence, len(prompt)) == max(expected, key=expected.get)
+    assert result.score == pytest.approx(max(expected.values()), abs=1e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_one_beam_equals_greedy_on_stand_in_model(seed):
+    model, prompt = random_bigram(seed, vocab=5), torch.tensor([[2]])
+    greedy = generate(model, prompt, 6, strategy="greedy", eos_id=0, use_cache=False)
+    beam = beam_search(model, prompt, 6, num_beams=1, eos_id=0, use_cache=False)
+    assert torch.equal(beam.sequence, greedy)
+    assert len(beam.finished) == 1
+
+
+def test_beam_trace_describes_the_tree():
+    """Following parents back from any finished beam rebuilds its tokens and cumulative log-probability."""
+    model, prompt, num_beams = random_bigram(5, vocab=5), [4], 3
+    result = beam_search(model, torch.tensor([prompt]), 4, num_beams=num_beams, length_penalty=1.0, eos_id=0, use_cache=False)
+    assert len(result.trace) >= 1 and all(1 <= len(step) <= num_beams for step in result.trace)
+    assert all(node.parent == -1 for node in result.trace[0])
+    leaves = [(t, i) for t, step in enumerate(result.trace) for i, node in enumerate(step) if node.finished or t == len(result.trace) - 1]
+    assert len(leaves) == len(result.finished) == num_beams
+    rebuilt = {}
+    for t, i in leaves:
+        tokens, node = [], result.trace[t][i]
+        log_prob = node.log_prob
+        while True:
+            tokens.insert(0, node.token)
+            if node.parent == -1:
+                break
+            t, node = t - 1, result.trace[t - 1][node.parent]
+            assert not node.finished  # finished beams have no children
+        rebuilt[tuple(tokens)] = log_prob
+    for hypothesis in result.finished:
+        assert rebuilt[continuation(hypothesis.tokens, len(prompt))] == pytest.approx(hypothesis.log_prob)
+    scores = [h.score for h in result.finished]
+    assert scores == sorted(scores, reverse=True) and result.score == scores[0]
+
+
+def test_beam_search_with_no_new_tokens_returns_the_prompt():
+    result = beam_search(random_bigram(0), torch.tensor([[1, 2]]), 0, num_beams=3, use_cache=False)
+    assert result.sequence.tolist() == [[1, 2]] and result.score == 0.0 and result.trace == []
+
+
+def test_length_penalized_score_follows_hugging_face():
+    assert length_penalized_score(-6.0, 3, 1.0) == -2.0
+    assert length_penalized_score(-6.0, 3, 0.0) == -6.0
+    assert length_penalized_score(-8.0, 4, 2.0) == -0.5
