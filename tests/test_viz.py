@@ -4,6 +4,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from types import SimpleNamespace  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -12,6 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from course_lib import viz  # noqa: E402
+from course_lib.decoding import BeamNode, beam_search  # noqa: E402
 from course_lib.validation import CourseInputError  # noqa: E402
 
 
@@ -208,3 +211,76 @@ def test_plot_training_history_rejects_incomplete_history():
         viz.plot_training_history({"step": [0], "train_loss": [1.0]})
     with pytest.raises(CourseInputError, match=r"history.train_loss must be the same length as history.step \(2\), got length 1"):
         viz.plot_training_history({"step": [0, 1], "train_loss": [1.0], "val_loss": [1.0, 2.0]})
+
+
+# ---------------------------------------------------------------- plot_beam_tree
+
+
+class BigramLM(torch.nn.Module):
+    """Stand-in language model for beam search: next-token logits are a row of a (V, V) table."""
+
+    def __init__(self, table: torch.Tensor) -> None:
+        super().__init__()
+        self.table = torch.nn.Parameter(table)
+        self.config = SimpleNamespace(vocab_size=table.size(0), block_size=16)
+
+    def forward(self, idx: torch.Tensor, cache: None = None) -> SimpleNamespace:
+        return SimpleNamespace(logits=self.table[idx])  # (B, T, V)
+
+
+def hand_made_trace() -> list[list[BeamNode]]:
+    """Two beams; at step 2 the second beam ends with eos and the first beam's only child continues it."""
+    return [
+        [BeamNode(parent=-1, token=1, log_prob=-0.5, finished=False), BeamNode(-1, 2, -1.0, False)],
+        [BeamNode(parent=1, token=3, log_prob=-1.2, finished=True), BeamNode(0, 0, -1.5, False)],
+    ]
+
+
+def node_texts(fig: Figure) -> dict[str, matplotlib.text.Text]:
+    return {text.get_text(): text for text in fig.axes[0].texts}
+
+
+def test_plot_beam_tree_draws_every_kept_beam_without_crossings():
+    fig = viz.plot_beam_tree(hand_made_trace(), token_labels="ab.<", best=[2, 3], prompt="hi there")
+    texts = node_texts(fig)
+    assert set(texts) == {"hi␣there", "b\n-0.50", ".\n-1.00", "<\n-1.20", "a\n-1.50"}
+    positions = {label: text.get_position() for label, text in texts.items()}
+    assert positions["b\n-0.50"] == (1, -0.5) and positions[".\n-1.00"] == (1, 0.5)  # best-ranked on top
+    assert positions["a\n-1.50"] == (2, -0.5) and positions["<\n-1.20"] == (2, 0.5)  # children follow parents
+    edges = [(tuple(line.get_xdata()), tuple(line.get_ydata())) for line in fig.axes[0].get_lines()]
+    assert ((1, 2), (0.5, 0.5)) in edges and ((1, 2), (-0.5, -0.5)) in edges
+    green = matplotlib.colors.to_rgba("#d9f2d9")
+    assert texts["<\n-1.20"].get_bbox_patch().get_facecolor() == green  # finished with eos
+    assert texts["<\n-1.20"].get_fontweight() == "bold" and texts[".\n-1.00"].get_fontweight() == "bold"
+    assert texts["b\n-0.50"].get_fontweight() == "normal"
+
+
+def test_plot_beam_tree_greys_dropped_beams_and_labels_with_a_function():
+    trace = [[BeamNode(-1, 1, -0.5, False), BeamNode(-1, 2, -1.0, False)], [BeamNode(0, 0, -0.9, False)]]
+    fig = viz.plot_beam_tree(trace, token_labels=lambda i: f"<{i}>")
+    texts = node_texts(fig)
+    assert texts["<2>\n-1.00"].get_bbox_patch().get_facecolor() == matplotlib.colors.to_rgba("#f2f2f2")
+    assert texts["<1>\n-0.50"].get_bbox_patch().get_facecolor() == matplotlib.colors.to_rgba("white")
+
+
+def test_plot_beam_tree_from_a_real_beam_search():
+    torch.manual_seed(3)
+    model = BigramLM(torch.randn(6, 6) * 1.5)
+    prompt = torch.tensor([[0]])
+    result = beam_search(model, prompt, max_new_tokens=5, num_beams=3, eos_id=5, use_cache=False)
+    fig = viz.plot_beam_tree(result.trace, "abcde.", best=result.sequence[0, 1:])
+    texts = fig.axes[0].texts
+    assert len(texts) == 1 + sum(len(step) for step in result.trace)
+    n_new = result.sequence.size(1) - 1
+    assert sum(text.get_fontweight() == "bold" for text in texts) == n_new  # the best path, one node per token
+
+
+def test_plot_beam_tree_rejects_bad_traces():
+    with pytest.raises(CourseInputError, match=r"trace must be a non-empty list of steps, got an empty trace"):
+        viz.plot_beam_tree([])
+    broken = hand_made_trace()
+    broken[1][0].parent = 5
+    with pytest.raises(CourseInputError, match=r"trace\[1\]\[0\].parent must be an index into trace\[0\] \(0 to 1\), got 5"):
+        viz.plot_beam_tree(broken)
+    with pytest.raises(CourseInputError, match=r"trace\[0\]\[0\] must be a node with .parent"):
+        viz.plot_beam_tree([[(-1, 1, -0.5, False)]])
