@@ -112,6 +112,7 @@ class TemperaturePreview(widgets.VBox):
 
     probs = softmax(logits / temperature): small temperatures put almost everything on 'e',
     large ones flatten the bars. Used in notebook 00 to check that widgets render.
+    After every update ``probs`` holds the distribution shown (V,).
     """
 
     CONTEXT = "th"
@@ -130,23 +131,19 @@ class TemperaturePreview(widgets.VBox):
         self.temperature.observe(self._update, names="value")
         self._update()
 
-    def probabilities(self) -> torch.Tensor:
-        """Current distribution (V,) over ``CHARACTERS``."""
-        return torch.softmax(self.LOGITS / self.temperature.value, dim=-1)
-
     def _update(self, change: dict | None = None) -> None:
-        probs = self.probabilities()  # (V,)
+        self.probs = torch.softmax(self.LOGITS / self.temperature.value, dim=-1)  # (V,)
         order = torch.arange(len(self.CHARACTERS))  # already sorted by logit
         self.output.value = (
             f'<div class="course-temperature-view" style="{_FONT}">'
             f"<p style=\"margin: 4px 0;\">Next character after <code style=\"{_TOKEN_FONT}\">"
             f"{_token_html(self.CONTEXT)}</code> at temperature {self.temperature.value:.2f}:</p>"
-            f"{_bars_html(self.CHARACTERS, probs, probs, order)}</div>"
+            f"{_bars_html(self.CHARACTERS, self.probs, self.probs, order)}</div>"
         )
 
     def static_figure(self) -> Figure:
         """The current bars as a matplotlib Figure."""
-        return viz.plot_distribution(self.probabilities(), self.CHARACTERS,
+        return viz.plot_distribution(self.probs, self.CHARACTERS,
                                      title=f"after '{self.CONTEXT}' at temperature {self.temperature.value:.2f}")
 
 
@@ -165,6 +162,9 @@ class SamplingWidget(widgets.VBox):
 
     Filters use ``course_lib.decoding.next_token_distribution`` (Hugging Face's order and rules).
     Off values: top-k 0, top-p 1.0, min-p 0.0. Temperature 0 is greedy.
+
+    After every update: ``probs`` (V,) what we would sample from, ``before`` (V,) after temperature
+    only, ``kept`` the number of tokens with probability > 0, ``entropy`` of ``probs`` in bits.
     """
 
     def __init__(
@@ -330,6 +330,7 @@ class AttentionMapWidget(widgets.VBox):
         return self.weights[self.layer.value, self.head.value]
 
     def caption(self) -> str:
+        """Which map is shown, e.g. "layer 1 of 4, head 2 of 4"."""
         n_layer, n_head = self.weights.shape[:2]
         which = f"average of {n_head} heads" if self.average_heads.value else f"head {self.head.value} of {n_head}"
         return f"layer {self.layer.value} of {n_layer}, {which}"
