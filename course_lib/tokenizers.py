@@ -72,6 +72,9 @@ class CharTokenizer:
     def __init__(self, chars: Sequence[str]):
         if isinstance(chars, str):
             chars = list(chars)
+        if not isinstance(chars, (list, tuple)):
+            fail("chars", "a list of single characters", type(chars).__name__,
+                 "Build the tokenizer with CharTokenizer.from_text(text).")
         bad = [c for c in chars if not isinstance(c, str) or len(c) != 1]
         if not chars or bad:
             fail("chars", "a non-empty list of single characters", repr(bad[0]) if bad else "an empty list",
@@ -158,6 +161,10 @@ class BPETokenizer:
     """
 
     def __init__(self, merges: Sequence[Sequence[int]] = (), pattern: str = SPLIT_PATTERN):
+        if not isinstance(merges, (list, tuple)) or not isinstance(pattern, str):
+            fail("merges", "a list of [id, id] pairs (with pattern a str)",
+                 f"{type(merges).__name__} (pattern {type(pattern).__name__})",
+                 "Pass the merges of a trained tokenizer, e.g. tokenizer.to_dict()['merges'].")
         self.pattern = pattern
         self._reset()
         for pair in merges:
@@ -172,7 +179,7 @@ class BPETokenizer:
 
     def _add_merge(self, pair: Sequence[int]) -> None:
         """Add the token ``len(vocab)`` that stands for ``pair`` (two existing ids)."""
-        if len(pair) != 2 or any(isinstance(i, bool) or not isinstance(i, int) or i not in self.vocab for i in pair):
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2 or any(isinstance(i, bool) or not isinstance(i, int) or i not in self.vocab for i in pair):
             fail("merges", f"pairs of existing token ids (below {len(self.vocab)} at merge {len(self.merges)})",
                  repr(pair), "Pass the merges of a trained tokenizer, e.g. tokenizer.to_dict()['merges'].")
         a, b = pair
