@@ -206,7 +206,8 @@ class MultiHeadAttention(nn.Module):
         if context is None:
             return
         check_shape("context", context, ("B", "S", self.n_embd), f"The last dimension must be n_embd={self.n_embd}.")
-        check_same_size("context", context.size(0), "x", x.size(0), "batch size B", "Pair each sequence with its context.")
+        check_same_size("context", context.size(0), "x", x.size(0), "batch size B",
+                        "Pair each sequence with its context.")
         if cache is not None or rotary is not None:
             fail("cache and rotary", "None for cross-attention (context given)", "a cache or rotary",
                  "They belong to self-attention; cross-attention recomputes keys and values from the context.")

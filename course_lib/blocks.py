@@ -209,7 +209,8 @@ class DecoderStack(nn.Module):
         """
         self_attentions, cross_attentions = [], []
         for layer, block in enumerate(self.blocks):
-            x, self_weights, cross_weights = block(x, memory, self_mask, memory_mask, cache, layer, rotary, return_weights)
+            x, self_weights, cross_weights = block(x, memory, self_mask, memory_mask, cache, layer, rotary,
+                                                   return_weights)
             self_attentions.append(self_weights)
             cross_attentions.append(cross_weights)
         if cache is not None:

@@ -47,8 +47,9 @@ class TransformerConfig:
             if not isinstance(getattr(self, name), bool):
                 fail(name, "True or False", repr(getattr(self, name)), f"Pass a bool, e.g. {name}=True.")
         if self.n_embd % self.n_head != 0:
+            suggestion = self.n_head * max(1, self.n_embd // self.n_head)
             fail("n_embd", f"divisible by n_head={self.n_head}", self.n_embd,
-                 f"Every head gets n_embd // n_head dimensions: use e.g. n_embd={self.n_head * max(1, self.n_embd // self.n_head)}.")
+                 f"Every head gets n_embd // n_head dimensions: use e.g. n_embd={suggestion}.")
         check_number("dropout", self.dropout, low=0.0, high=1.0, high_inclusive=False, fix="Use 0.0 (off) to 0.2.")
         check_number("layer_norm_eps", self.layer_norm_eps, low=0.0, low_inclusive=False, fix="Use 1e-5.")
         self._check_choice("positional", POSITIONAL_KINDS)
@@ -59,7 +60,8 @@ class TransformerConfig:
         if self.pad_id is not None:
             check_int("pad_id", self.pad_id, minimum=0, fix="Use None (no padding) or a token id.")
             if self.pad_id >= self.vocab_size:
-                fail("pad_id", f"a token id below vocab_size={self.vocab_size}", self.pad_id, "Use the tokenizer's pad id.")
+                fail("pad_id", f"a token id below vocab_size={self.vocab_size}", self.pad_id,
+                     "Use the tokenizer's pad id.")
 
     def _check_choice(self, name: str, choices: tuple[str, ...]) -> None:
         if getattr(self, name) not in choices:

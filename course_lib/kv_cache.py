@@ -85,7 +85,8 @@ class KVCache:
 
     def _check_update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> None:
         if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < self.n_layer:
-            fail("layer", f"an integer in [0, {self.n_layer})", repr(layer), "Pass the index of the layer storing keys.")
+            fail("layer", f"an integer in [0, {self.n_layer})", repr(layer),
+                 "Pass the index of the layer storing keys.")
         _, B, H, _, D = self.keys.shape
         fix = f"This cache stores keys and values of shape (B, H, t, D) = ({B}, {H}, t, {D})."
         check_shape("k", k, (B, H, "t", D), fix)

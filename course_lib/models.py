@@ -92,7 +92,8 @@ def check_token_ids(argument: str, idx: torch.Tensor, block_size: int, start: in
     if start + T > block_size:
         fail(argument, f"at most {block_size - start} new tokens long (block_size={block_size}, "
              f"the KV cache already holds {start})", f"{T} tokens",
-             "Crop the sequence to its last block_size tokens and start a fresh cache with model.new_cache(batch_size).")
+             "Crop the sequence to its last block_size tokens and start a fresh cache "
+             "with model.new_cache(batch_size).")
 
 
 def lm_loss(logits: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor | None:
@@ -134,7 +135,8 @@ def new_kv_cache(config: TransformerConfig, n_layer: int, batch_size: int, like:
 
 def _check_config(config: TransformerConfig, cls: type) -> None:
     if not isinstance(config, cls):
-        fail("config", f"of type {cls.__name__}", type(config).__name__, f"Build one with {cls.__name__}(vocab_size=..., block_size=...).")
+        fail("config", f"of type {cls.__name__}", type(config).__name__,
+             f"Build one with {cls.__name__}(vocab_size=..., block_size=...).")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -300,7 +302,11 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
 
 def build_model(config: TransformerConfig) -> nn.Module:
     """The model class that matches the config class (DecoderOnlyConfig -> DecoderOnlyLM, ...)."""
-    classes = {DecoderOnlyConfig: DecoderOnlyLM, EncoderOnlyConfig: EncoderOnlyLM, EncoderDecoderConfig: EncoderDecoderLM}
+    classes = {
+        DecoderOnlyConfig: DecoderOnlyLM,
+        EncoderOnlyConfig: EncoderOnlyLM,
+        EncoderDecoderConfig: EncoderDecoderLM,
+    }
     if type(config) not in classes:
         fail("config", "a DecoderOnlyConfig, EncoderOnlyConfig or EncoderDecoderConfig", type(config).__name__,
              "Build one of those (or use a preset such as course_default(vocab_size)).")

@@ -31,7 +31,10 @@ def _check_positions(start: int, length: int, block_size: int) -> None:
 
 
 def sinusoidal_table(n_positions: int, n_embd: int) -> torch.Tensor:
-    """The sinusoidal table P (T, C) of Vaswani et al.: P[pos, 2i] = sin(pos / 10000^(2i/C)), P[pos, 2i+1] = cos(...)."""
+    """The sinusoidal table P (T, C) of Vaswani et al. (2017).
+
+    P[pos, 2i] = sin(pos / 10000^(2i/C)) and P[pos, 2i+1] = cos(pos / 10000^(2i/C)).
+    """
     check_int("n_positions", n_positions, minimum=1)
     check_int("n_embd", n_embd, minimum=1)
     position = torch.arange(n_positions, dtype=torch.float64)[:, None]  # (T, 1)
@@ -96,7 +99,8 @@ class RotaryEmbedding(nn.Module):
     def __init__(self, head_dim: int, block_size: int, base: float = 10000.0) -> None:
         super().__init__()
         if head_dim % 2 != 0:
-            fail("head_dim", "even for rotary positions", head_dim, "Choose n_embd and n_head so n_embd // n_head is even.")
+            fail("head_dim", "even for rotary positions", head_dim,
+                 "Choose n_embd and n_head so n_embd // n_head is even.")
         self.block_size = block_size
         inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)  # (D/2,)
         angles = torch.arange(block_size, dtype=torch.float64)[:, None] * inv_freq  # (block_size, D/2)
