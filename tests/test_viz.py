@@ -15,6 +15,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from course_lib import viz  # noqa: E402
 from course_lib.decoding import BeamNode, beam_search  # noqa: E402
+from course_lib.positional import sinusoidal_table  # noqa: E402
 from course_lib.validation import CourseInputError  # noqa: E402
 
 
@@ -184,6 +185,12 @@ def test_plot_positional_encoding_symmetric_colour_scale():
     assert fig.axes[0].get_xlabel() == "embedding dimension"
     with pytest.raises(CourseInputError, match=r"table must be a 2-D tensor of shape \(T, C\)"):
         viz.plot_positional_encoding(torch.zeros(1, 8, 16))
+
+
+def test_plot_positional_encoding_of_the_sinusoidal_table():
+    fig = viz.plot_positional_encoding(sinusoidal_table(32, 16))
+    assert fig.axes[0].images[0].get_clim() == (-1.0, 1.0)
+    assert fig.axes[0].get_title() == "positional encoding (32 positions x 16 dims)"
 
 
 def test_plot_training_history_from_dict_skips_missing_values():

@@ -14,6 +14,8 @@ import torch  # noqa: E402
 from ipywidgets.embed import dependency_state  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from course_lib.configs import DecoderOnlyConfig  # noqa: E402
+from course_lib.models import DecoderOnlyLM  # noqa: E402
 from course_lib.validation import CourseInputError  # noqa: E402
 from course_lib.widgets import (  # noqa: E402
     CONTAINER_CLASS,
@@ -230,6 +232,18 @@ def test_attention_widget_accepts_model_output_list_and_cross_attention():
     view = AttentionMapWidget(cross, "xyz", key_tokens=["s0", "s1", "s2", "s3", "s4"])
     assert view.output.value.count("<td ") == 15
     assert "s4</th>" in view.output.value
+
+
+def test_attention_widget_shows_a_real_model_s_causal_attention():
+    torch.manual_seed(0)
+    model = DecoderOnlyLM(DecoderOnlyConfig(vocab_size=12, block_size=8, n_layer=2, n_head=2, n_embd=16))
+    idx = torch.randint(0, 12, (1, 5))
+    out = model(idx, return_attention=True)
+    view = AttentionMapWidget(out.attentions, [str(i) for i in idx[0].tolist()], layer=1, head=1)
+    torch.testing.assert_close(view.current_map(), out.attentions[1][0, 1].detach())
+    colours = re.findall(r'<td style="background:(#[0-9a-f]{6})"', view.output.value)
+    future = [colours[i * 5 + j] for i in range(5) for j in range(i + 1, 5)]  # keys after the query
+    assert set(future) == {"#f7fbff"}  # the causal mask leaves them white (weight 0)
 
 
 def test_attention_widget_static_figure():
