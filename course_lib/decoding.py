@@ -60,15 +60,21 @@ def _check_min_p(min_p: float, argument: str = "min_p") -> None:
 
 
 def _check_repetition_penalty(penalty: float, argument: str = "repetition_penalty") -> None:
-    check_number(argument, penalty, low=0.0, low_inclusive=False, fix="Use 1.0 for no penalty, e.g. 1.2 to discourage repeats.")
+    fix = "Use 1.0 for no penalty, e.g. 1.2 to discourage repeats."
+    check_number(argument, penalty, low=0.0, low_inclusive=False, fix=fix)
 
 
-def _check_token_ids(argument: str, ids: torch.Tensor, shape: tuple = ("B", "T")) -> None:
+def _check_token_ids(
+    argument: str,
+    ids: torch.Tensor,
+    shape: tuple = ("B", "T"),
+    fix: str = "Add a batch dimension with ids.unsqueeze(0) if you have a single sequence.",
+) -> None:
     """Token ids must be a LongTensor of the given named shape with at least one position."""
     if not isinstance(ids, torch.Tensor) or ids.dtype != torch.long:
         given = f"dtype {ids.dtype}" if isinstance(ids, torch.Tensor) else type(ids).__name__
         fail(argument, "a LongTensor (torch.long) of token ids", given, "Build it with torch.tensor(ids, dtype=torch.long).")
-    check_shape(argument, ids, shape, "Add a batch dimension with ids.unsqueeze(0) if you have a single sequence.")
+    check_shape(argument, ids, shape, fix)
     if ids.size(-1) == 0:
         fail(argument, "at least one token long", f"shape {tuple(ids.shape)}", "Start from a prompt (or a BOS token).")
 
@@ -147,9 +153,12 @@ def apply_repetition_penalty(logits: torch.Tensor, previous_ids: torch.Tensor, p
     _check_repetition_penalty(penalty, "penalty")
     _check_token_ids("previous_ids", previous_ids)
     if previous_ids.size(0) != logits.size(0):
-        fail("previous_ids", f"one row per logits row ({logits.size(0)})", f"{previous_ids.size(0)} rows", "Pass the ids that produced these logits.")
+        rows = f"{previous_ids.size(0)} rows"
+        fail("previous_ids", f"one row per logits row ({logits.size(0)})", rows, "Pass the ids that produced these logits.")
     if previous_ids.min() < 0 or previous_ids.max() >= logits.size(-1):
-        fail("previous_ids", f"token ids in [0, {logits.size(-1) - 1}]", f"ids from {previous_ids.min().item()} to {previous_ids.max().item()}", "Pass ids of the same vocabulary as the logits.")
+        given = f"ids from {previous_ids.min().item()} to {previous_ids.max().item()}"
+        expected = f"token ids in [0, {logits.size(-1) - 1}]"
+        fail("previous_ids", expected, given, "Pass ids of the same vocabulary as the logits.")
     seen = logits.gather(1, previous_ids)  # (B, T) logits of the tokens already used
     seen = torch.where(seen < 0, seen * penalty, seen / penalty)
     return logits.scatter(1, previous_ids, seen)
@@ -180,7 +189,8 @@ def next_token_distribution(
     _check_sampling_options(temperature, top_k, top_p, min_p, repetition_penalty)
     if repetition_penalty != 1.0:
         if previous_ids is None:
-            fail("previous_ids", "given when repetition_penalty != 1", "None", "Pass the tokens generated so far (B, T).")
+            fix = "Pass the tokens generated so far (B, T)."
+            fail("previous_ids", "given when repetition_penalty != 1", "None", fix)
         logits = apply_repetition_penalty(logits, previous_ids, repetition_penalty)
     if temperature != 1.0:
         logits = apply_temperature(logits, temperature)
@@ -348,12 +358,13 @@ def _check_run_options(max_new_tokens: int, seed: int | None, eos_id: int | None
 def _check_token_id(argument: str, token_id: int, vocab_size: int) -> None:
     check_int(argument, token_id, minimum=0, fix="Pass the id from your tokenizer's vocabulary.")
     if token_id >= vocab_size:
-        fail(argument, f"a token id below the vocabulary size {vocab_size}", token_id, "Pass the id from your tokenizer's vocabulary.")
+        fix = "Pass the id from your tokenizer's vocabulary."
+        fail(argument, f"a token id below the vocabulary size {vocab_size}", token_id, fix)
 
 
 def _check_strategy(strategy: str, allowed: tuple[str, ...]) -> None:
     if strategy not in allowed:
-        names = " or ".join(repr(name) for name in allowed)
+        names = ", ".join(repr(name) for name in allowed[:-1]) + f" or {allowed[-1]!r}"
         fail("strategy", names, repr(strategy), f"Pick one of {names}.")
 
 
@@ -410,7 +421,8 @@ def generate(
 def _check_decoder_only(model: nn.Module) -> None:
     """Encoder-decoder models need a source sentence: point the student to generate_seq2seq."""
     if hasattr(model, "encode"):
-        fail("model", "a decoder-only model (DecoderOnlyLM)", type(model).__name__, "For encoder-decoder models use generate_seq2seq(model, src, bos_id, eos_id, max_new_tokens).")
+        fix = "For encoder-decoder models use generate_seq2seq(model, src, bos_id, eos_id, max_new_tokens)."
+        fail("model", "a decoder-only model (DecoderOnlyLM)", type(model).__name__, fix)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -491,7 +503,9 @@ def _beam_search(
         trace.append(
             [
                 BeamNode(node_of_row[row], token, log_prob, end)
-                for row, token, log_prob, end in zip(rows.tolist(), tokens.tolist(), top_log_probs.tolist(), ended.tolist())
+                for row, token, log_prob, end in zip(
+                    rows.tolist(), tokens.tolist(), top_log_probs.tolist(), ended.tolist()
+                )
             ]
         )
         n_new = seqs.size(1) - prompt.size(1)
@@ -534,7 +548,7 @@ def beam_search(
     best-scoring one exactly. ``use_cache`` changes speed, not the result.
     """
     _check_decoder_only(model)
-    _check_token_ids("idx", idx, (1, "T"))
+    _check_token_ids("idx", idx, (1, "T"), "beam_search takes one prompt: pass idx[:1], or one row at a time.")
     _check_run_options(max_new_tokens, None, eos_id, model.config.vocab_size)
     _check_num_beams(num_beams)
     next_logits = _NextTokenLogits(
@@ -542,3 +556,102 @@ def beam_search(
     )
     with _inference(model):
         return _beam_search(next_logits, idx, max_new_tokens, num_beams, length_penalty, eos_id)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Encoder-decoder models (T5/BART-style): encode the source once, then decode token by token
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def generate_seq2seq(
+    model: nn.Module,
+    src: torch.Tensor,
+    bos_id: int,
+    eos_id: int,
+    max_new_tokens: int,
+    *,
+    strategy: str = "greedy",
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    min_p: float | None = None,
+    repetition_penalty: float = 1.0,
+    seed: int | None = None,
+    use_cache: bool = True,
+    num_beams: int = 4,
+    length_penalty: float = 1.0,
+    src_padding_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Produce a target for every source row of ``src`` (B, S); returns (B, 1 + n) starting with ``bos_id``.
+
+    The encoder runs once; the decoder then runs token by token, attending to that memory (and using a
+    KV cache for its own tokens when ``use_cache=True``, which gives the same tokens). ``strategy`` is
+    ``"greedy"``, ``"sample"`` (with the same filters and ``seed`` as ``generate``) or ``"beam"``
+    (``num_beams``, ``length_penalty``; one beam search per source row, sampling options unused).
+    A row stops at ``eos_id`` and is padded with ``eos_id``; generation ends once every row stopped.
+    ``src_padding_mask`` is passed on to the model's ``encode`` and ``decode``.
+    """
+    _check_seq2seq(model)
+    _check_token_ids("src", src)
+    _check_token_id("bos_id", bos_id, model.config.vocab_size)
+    _check_token_id("eos_id", eos_id, model.config.vocab_size)
+    _check_run_options(max_new_tokens, seed, eos_id, model.config.vocab_size)
+    _check_strategy(strategy, ("greedy", "sample", "beam"))
+    _check_sampling_options(temperature, top_k, top_p, min_p, repetition_penalty)
+    _check_num_beams(num_beams)
+    start = torch.full((src.size(0), 1), bos_id, dtype=torch.long, device=src.device)  # (B, 1)
+    with _inference(model):
+        memory = model.encode(src, src_padding_mask=src_padding_mask)  # (B, S, C): the encoder runs once
+        if strategy == "beam":
+            sequences = [
+                _beam_search(
+                    _seq2seq_next_logits(model, memory[row : row + 1], _row(src_padding_mask, row), use_cache),
+                    start[row : row + 1], max_new_tokens, num_beams, length_penalty, eos_id,
+                ).sequence[0]
+                for row in range(src.size(0))
+            ]  # fmt: skip
+            return nn.utils.rnn.pad_sequence(sequences, batch_first=True, padding_value=eos_id)  # (B, 1 + n)
+        generator = _make_generator(seed, src.device)
+
+        def pick(logits: torch.Tensor, seq: torch.Tensor) -> torch.Tensor:
+            return _pick_next_token(
+                logits, seq, strategy=strategy, generator=generator, temperature=temperature,
+                top_k=top_k, top_p=top_p, min_p=min_p, repetition_penalty=repetition_penalty,
+            )  # fmt: skip
+
+        next_logits = _seq2seq_next_logits(model, memory, src_padding_mask, use_cache)
+        return _extend(next_logits, start, max_new_tokens, pick, eos_id)
+
+
+def _seq2seq_next_logits(
+    model: nn.Module, memory: torch.Tensor, src_padding_mask: torch.Tensor | None, use_cache: bool
+) -> _NextTokenLogits:
+    """Next-token logits of the decoder, given the encoder's ``memory`` (b, S, C).
+
+    For beam search ``memory`` is one source row (1, S, C) shared by every beam, so it is expanded
+    (without copying) to however many beams are running.
+    """
+
+    def run(ids: torch.Tensor, cache: object) -> object:
+        rows = ids.size(0)
+        mask = _expand_rows(src_padding_mask, rows)
+        return model.decode(ids, _expand_rows(memory, rows), src_padding_mask=mask, cache=cache)
+
+    return _NextTokenLogits(run, model.config.block_size, model.new_cache if use_cache else None)
+
+
+def _row(tensor: torch.Tensor | None, row: int) -> torch.Tensor | None:
+    """Row ``row`` of ``tensor`` with its batch dimension kept, (1, ...); None stays None."""
+    return None if tensor is None else tensor[row : row + 1]
+
+
+def _expand_rows(tensor: torch.Tensor | None, rows: int) -> torch.Tensor | None:
+    """A view of ``tensor`` (1 or rows, ...) with ``rows`` rows; None stays None."""
+    return None if tensor is None else tensor.expand(rows, *tensor.shape[1:])
+
+
+def _check_seq2seq(model: nn.Module) -> None:
+    """Decoder-only models have no source: point the student to generate / beam_search."""
+    if not hasattr(model, "encode"):
+        fix = "For decoder-only models use generate(model, idx, max_new_tokens) or beam_search."
+        fail("model", "an encoder-decoder model (EncoderDecoderLM)", type(model).__name__, fix)

@@ -17,17 +17,21 @@ from transformers.generation.logits_process import (
     TopPLogitsWarper,
 )
 
+from course_lib.attention import padding_mask
+from course_lib.configs import DecoderOnlyConfig, EncoderDecoderConfig
 from course_lib.decoding import (
     apply_repetition_penalty,
     apply_temperature,
     beam_search,
     generate,
+    generate_seq2seq,
     length_penalized_score,
     min_p_filter,
     next_token_distribution,
     top_k_filter,
     top_p_filter,
 )
+from course_lib.models import DecoderOnlyLM, EncoderDecoderLM
 from course_lib.validation import CourseInputError
 
 SEEDS = [0, 1, 2]
@@ -412,3 +416,333 @@ def test_length_penalized_score_follows_hugging_face():
     assert length_penalized_score(-6.0, 3, 1.0) == -2.0
     assert length_penalized_score(-6.0, 3, 0.0) == -6.0
     assert length_penalized_score(-8.0, 4, 2.0) == -0.5
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# generate on real (tiny, random) models
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def sharpen(model: nn.Module, seed: int) -> nn.Module:
+    """Redraw every weight with a larger spread: clear favourites per step, like a trained model."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.6)
+    return model.eval()
+
+
+def tiny_gpt(seed: int = 0, vocab: int = 12, block_size: int = 8, **overrides) -> DecoderOnlyLM:
+    config = DecoderOnlyConfig(vocab_size=vocab, block_size=block_size, n_layer=2, n_head=2, n_embd=16, **overrides)
+    return sharpen(DecoderOnlyLM(config), seed)
+
+
+def tiny_seq2seq(seed: int = 0, vocab: int = 12, block_size: int = 8) -> EncoderDecoderLM:
+    config = EncoderDecoderConfig(vocab_size=vocab, block_size=block_size, n_layer=1, n_head=2, n_embd=16)
+    return sharpen(EncoderDecoderLM(config), seed)
+
+
+def prompts(batch: int = 3, length: int = 3, vocab: int = 12, seed: int = 0) -> torch.Tensor:
+    return torch.randint(0, vocab, (batch, length), generator=torch.Generator().manual_seed(seed))
+
+
+def greedy_by_hand(model: DecoderOnlyLM, idx: torch.Tensor, steps: int) -> torch.Tensor:
+    """Reference greedy loop: re-run the model on the last block_size tokens and take the argmax."""
+    with torch.no_grad():
+        for _ in range(steps):
+            logits = model(idx[:, -model.config.block_size :]).logits[:, -1]  # (B, V)
+            idx = torch.cat([idx, logits.argmax(dim=-1, keepdim=True)], dim=1)
+    return idx
+
+
+@pytest.mark.parametrize("positional", ["learned", "rotary", "sinusoidal"])
+@pytest.mark.parametrize("steps", [4, 13])  # 3 + 13 tokens outgrow block_size=8: the cache is dropped
+def test_greedy_cached_equals_uncached_equals_reference(positional, steps):
+    model, idx = tiny_gpt(positional=positional), prompts()
+    cached = generate(model, idx, steps, strategy="greedy", use_cache=True)
+    uncached = generate(model, idx, steps, strategy="greedy", use_cache=False)
+    assert cached.shape == (3, 3 + steps)
+    assert torch.equal(cached, uncached)
+    assert torch.equal(cached, greedy_by_hand(model, idx, steps))
+
+
+@pytest.mark.parametrize("steps", [4, 13])
+def test_sampling_cached_equals_uncached_with_the_same_seed(steps):
+    model, idx = tiny_gpt(seed=1), prompts()
+    options = dict(strategy="sample", temperature=1.3, top_k=8, top_p=0.95, repetition_penalty=1.1, seed=7)
+    cached = generate(model, idx, steps, use_cache=True, **options)
+    assert torch.equal(cached, generate(model, idx, steps, use_cache=False, **options))
+    assert not torch.equal(cached, generate(model, idx, steps, strategy="greedy"))  # it really sampled
+
+
+def test_sampling_is_repeatable_per_seed_and_leaves_global_rng_alone():
+    model, idx = tiny_gpt(seed=2), prompts()
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    first = generate(model, idx, 10, seed=3)
+    assert torch.equal(torch.get_rng_state(), state)  # the global generator was not used
+    torch.manual_seed(999)  # changing the global seed changes nothing
+    assert torch.equal(generate(model, idx, 10, seed=3), first)
+    others = [generate(model, idx, 10, seed=seed) for seed in (4, 5)]
+    assert not all(torch.equal(first, other) for other in others)
+
+
+def test_prompt_longer_than_block_size_uses_the_last_block_size_tokens():
+    model, idx = tiny_gpt(seed=3), prompts(batch=2, length=11)
+    out = generate(model, idx, 3, strategy="greedy")
+    assert torch.equal(out, greedy_by_hand(model, idx, 3))
+    assert torch.equal(out[:, :11], idx)
+    assert torch.equal(out[:, 11:], generate(model, idx[:, -8:], 3, strategy="greedy")[:, 8:])
+
+
+def test_greedy_with_repetition_penalty_matches_hugging_face_processor():
+    model, idx = tiny_gpt(seed=13), prompts()
+    penalty = RepetitionPenaltyLogitsProcessor(1.5)
+    expected = idx
+    with torch.no_grad():
+        for _ in range(10):
+            logits = penalty(expected, model(expected[:, -8:]).logits[:, -1])  # (B, V)
+            expected = torch.cat([expected, logits.argmax(dim=-1, keepdim=True)], dim=1)
+    out = generate(model, idx, 10, strategy="greedy", repetition_penalty=1.5)
+    assert torch.equal(out, expected)
+    assert not torch.equal(out, generate(model, idx, 10, strategy="greedy"))  # the penalty changed something
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1e-6])
+def test_temperature_to_zero_sampling_equals_greedy(temperature):
+    model, idx = tiny_gpt(seed=4), prompts()
+    greedy = generate(model, idx, 10, strategy="greedy")
+    assert torch.equal(generate(model, idx, 10, strategy="sample", temperature=temperature, seed=0), greedy)
+
+
+def cut_at_eos(free: torch.Tensor, eos_id: int, start: int) -> torch.Tensor:
+    """What decoding with ``eos_id`` must return, given the output (B, L) of decoding without it.
+
+    Each row is kept up to its first eos at or after ``start`` and padded with eos after it; columns
+    after the last row's eos are dropped (generation stops once every row has finished).
+    """
+    out, ends = free.clone(), []
+    for row in out:
+        hits = (row[start:] == eos_id).nonzero().flatten()
+        stop = start + hits[0].item() if len(hits) else len(row)
+        row[stop:] = eos_id
+        ends.append(stop + 1)
+    return out[:, : max(ends)]
+
+
+def test_eos_stops_a_row_and_pads_it_with_eos():
+    model, idx = tiny_gpt(seed=5), prompts(batch=4)
+    free = generate(model, idx, 8, strategy="greedy")
+    eos_id = free[0, 5].item()  # a token row 0 produces at its third step
+    expected = cut_at_eos(free, eos_id, start=3)
+    assert not torch.equal(expected, free)  # eos matters here
+    assert torch.equal(generate(model, idx, 8, strategy="greedy", eos_id=eos_id), expected)
+    assert torch.equal(generate(model, idx, 8, strategy="greedy", eos_id=eos_id, use_cache=False), expected)
+
+
+def test_generation_stops_early_when_every_row_has_finished():
+    model, idx = tiny_gpt(seed=5), prompts(batch=1)
+    free = generate(model, idx, 8, strategy="greedy")
+    eos_id = free[0, 4].item()
+    out = generate(model, idx, 8, strategy="greedy", eos_id=eos_id)
+    assert torch.equal(out, cut_at_eos(free, eos_id, start=3))
+    assert out.size(1) <= 5 and out[0, -1] == eos_id
+
+
+def test_generate_runs_in_eval_mode_and_restores_training_mode():
+    model, idx = tiny_gpt(seed=6, dropout=0.5), prompts()
+    model.train()
+    first = generate(model, idx, 6, strategy="greedy")
+    assert model.training
+    assert torch.equal(first, generate(model, idx, 6, strategy="greedy"))  # dropout was off
+    assert torch.equal(first, greedy_by_hand(model.eval(), idx, 6))
+
+
+def test_zero_new_tokens_returns_the_prompt():
+    idx = prompts()
+    assert torch.equal(generate(tiny_gpt(), idx, 0), idx)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# beam_search on real models
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_one_beam_equals_greedy(seed, use_cache):
+    model, idx = tiny_gpt(seed=seed), prompts(batch=1, seed=seed)
+    greedy = generate(model, idx, 12, strategy="greedy", eos_id=2)
+    assert torch.equal(beam_search(model, idx, 12, num_beams=1, eos_id=2, use_cache=use_cache).sequence, greedy)
+
+
+@pytest.mark.parametrize("length_penalty", [0.0, 1.0, 2.0])
+def test_wide_beam_equals_brute_force(length_penalty):
+    model, prompt, steps = tiny_gpt(seed=8, vocab=4), [1, 3], 3
+    expected = brute_force_scores(model, prompt, steps, 0, length_penalty)
+    result = beam_search(model, torch.tensor([prompt]), steps, num_beams=4**steps, length_penalty=length_penalty, eos_id=0)
+    found = {continuation(h.tokens, len(prompt)): h.score for h in result.finished}
+    assert found.keys() == expected.keys()
+    for tokens, score in expected.items():
+        assert found[tokens] == pytest.approx(score, abs=1e-5)
+    assert continuation(result.sequence, len(prompt)) == max(expected, key=expected.get)
+
+
+@pytest.mark.parametrize("steps", [4, 9])  # 2 + 9 tokens outgrow block_size=8
+def test_beam_search_cached_equals_uncached(steps):
+    model, idx = tiny_gpt(seed=9), prompts(batch=1, length=2)
+    cached = beam_search(model, idx, steps, num_beams=3, length_penalty=0.7, eos_id=2, use_cache=True)
+    uncached = beam_search(model, idx, steps, num_beams=3, length_penalty=0.7, eos_id=2, use_cache=False)
+    assert torch.equal(cached.sequence, uncached.sequence)
+    assert [h.tokens.tolist() for h in cached.finished] == [h.tokens.tolist() for h in uncached.finished]
+    assert [h.score for h in cached.finished] == pytest.approx([h.score for h in uncached.finished], abs=1e-5)
+    assert [[(n.parent, n.token) for n in step] for step in cached.trace] == [
+        [(n.parent, n.token) for n in step] for step in uncached.trace
+    ]
+
+
+def test_beam_search_beats_or_matches_greedy_score():
+    model, idx = tiny_gpt(seed=10), prompts(batch=1)
+    greedy = beam_search(model, idx, 6, num_beams=1, length_penalty=0.0)
+    wide = beam_search(model, idx, 6, num_beams=5, length_penalty=0.0)
+    assert wide.score >= greedy.score - 1e-6
+    assert len(wide.finished) == 5 and len(wide.trace) == 6
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# generate_seq2seq
+# ---------------------------------------------------------------------------------------------------------------
+
+BOS, EOS = 1, 2
+
+
+def count_encoder_calls(model: EncoderDecoderLM, monkeypatch) -> list:
+    calls = []
+    original = model.encode
+
+    def counting_encode(*args, **kwargs):
+        calls.append(args[0].shape)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(model, "encode", counting_encode)
+    return calls
+
+
+def seq2seq_greedy_by_hand(model: EncoderDecoderLM, src: torch.Tensor, steps: int) -> torch.Tensor:
+    """Reference: run the whole model (encoder included) on the full target so far, every step."""
+    tgt = torch.full((src.size(0), 1), BOS)
+    with torch.no_grad():
+        for _ in range(steps):
+            logits = model(src, tgt[:, -model.config.block_size :]).logits[:, -1]  # (B, V)
+            tgt = torch.cat([tgt, logits.argmax(dim=-1, keepdim=True)], dim=1)
+    return tgt
+
+
+@pytest.mark.parametrize("steps", [5, 10])  # 1 + 10 tokens outgrow block_size=8
+def test_seq2seq_greedy_equals_reference_and_runs_the_encoder_once(steps, monkeypatch):
+    model, src = tiny_seq2seq(), prompts(batch=3, length=6)
+    free = seq2seq_greedy_by_hand(model, src, steps)
+    eos_id = free[1, 3].item()  # a token that row 1 produces
+    calls = count_encoder_calls(model, monkeypatch)
+    out = generate_seq2seq(model, src, BOS, eos_id, steps, strategy="greedy")
+    assert len(calls) == 1
+    assert torch.equal(out, cut_at_eos(free, eos_id, start=1))
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "sample", "beam"])
+def test_seq2seq_cached_equals_uncached(strategy, monkeypatch):
+    model, src = tiny_seq2seq(seed=1), prompts(batch=2, length=5)
+    options = dict(strategy=strategy, seed=3, temperature=1.2, num_beams=3)
+    calls = count_encoder_calls(model, monkeypatch)
+    cached = generate_seq2seq(model, src, BOS, EOS, 10, use_cache=True, **options)
+    assert len(calls) == 1  # one encoder run for the whole batch, beams included
+    uncached = generate_seq2seq(model, src, BOS, EOS, 10, use_cache=False, **options)
+    assert torch.equal(cached, uncached)
+    assert (cached[:, 0] == BOS).all()
+
+
+def test_seq2seq_one_beam_equals_greedy_and_pads_with_eos():
+    model, src = tiny_seq2seq(seed=2), prompts(batch=4, length=5)
+    greedy = generate_seq2seq(model, src, BOS, EOS, 9, strategy="greedy")
+    beam = generate_seq2seq(model, src, BOS, EOS, 9, strategy="beam", num_beams=1)
+    assert torch.equal(beam, greedy)
+    for row in greedy:
+        hits = (row == EOS).nonzero().flatten()
+        if len(hits):
+            assert (row[hits[0] :] == EOS).all()
+
+
+def test_seq2seq_beam_row_equals_beam_search_on_that_row_alone():
+    model, src = tiny_seq2seq(seed=3), prompts(batch=3, length=5)
+    together = generate_seq2seq(model, src, BOS, EOS, 7, strategy="beam", num_beams=3)
+    for row in range(3):
+        alone = generate_seq2seq(model, src[row : row + 1], BOS, EOS, 7, strategy="beam", num_beams=3)
+        assert together[row, : alone.size(1)].tolist() == alone[0].tolist()
+
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "beam"])
+def test_seq2seq_padding_mask_hides_source_padding(strategy):
+    """A padded source with its padding mask gives the same output as the unpadded source alone."""
+    model, pad = tiny_seq2seq(seed=4), 0
+    short, long = [5, 7, 3], [4, 9, 6, 8, 10]
+    src = torch.tensor([short + [pad, pad], long])  # (2, 5): row 0 padded at the end
+    mask = padding_mask(src, pad)  # (2, 1, 1, 5)
+    batched = generate_seq2seq(model, src, BOS, EOS, 6, strategy=strategy, num_beams=3, src_padding_mask=mask)
+    alone = generate_seq2seq(model, torch.tensor([short]), BOS, EOS, 6, strategy=strategy, num_beams=3)
+    assert batched[0, : alone.size(1)].tolist() == alone[0].tolist()
+    unmasked = generate_seq2seq(model, src, BOS, EOS, 6, strategy=strategy, num_beams=3)
+    assert not torch.equal(unmasked[0], batched[0])  # without the mask the padding changes the answer
+
+# ---------------------------------------------------------------------------------------------------------------
+# Errors of the generation functions
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda m, x: generate(m, x, -1), r"max_new_tokens must be an integer >= 0, got -1\. Use e\.g\. 100"),
+        (lambda m, x: generate(m, x.float(), 5), r"idx must be a LongTensor \(torch.long\) of token ids, got dtype torch.float32\. Build it with"),
+        (lambda m, x: generate(m, x.tolist(), 5), r"idx must be a LongTensor \(torch.long\) of token ids, got list"),
+        (lambda m, x: generate(m, x[0], 5), r"idx must be a 2-D tensor of shape \(B, T\), got shape \(3,\)\. Add a batch dimension"),
+        (lambda m, x: generate(m, x[:, None], 5), r"idx must be a 2-D tensor of shape \(B, T\), got shape \(3, 1, 3\)"),
+        (lambda m, x: generate(m, x[:, :0], 5), r"idx must be at least one token long, got shape \(3, 0\)"),
+        (lambda m, x: generate(m, x, 5, strategy="beam"), r"strategy must be 'greedy' or 'sample', got 'beam'\. Pick one of"),
+        (lambda m, x: generate(m, x, 5, temperature=-1.0), r"temperature must be in \[0.0, inf\], got -1.0"),
+        (lambda m, x: generate(m, x, 5, top_k=0), r"top_k must be an integer >= 1, got 0"),
+        (lambda m, x: generate(m, x, 5, top_p=0.0), r"top_p must be in \(0.0, 1.0\], got 0.0"),
+        (lambda m, x: generate(m, x, 5, min_p=1.5), r"min_p must be in \[0.0, 1.0\], got 1.5"),
+        (lambda m, x: generate(m, x, 5, repetition_penalty=0.0), r"repetition_penalty must be in \(0.0, inf\], got 0.0"),
+        (lambda m, x: generate(m, x, 5, seed=-1), r"seed must be an integer >= 0, got -1"),
+        (lambda m, x: generate(m, x, 5, eos_id=12), r"eos_id must be a token id below the vocabulary size 12, got 12"),
+        (lambda m, x: beam_search(m, x[:1], 5, num_beams=0), r"num_beams must be an integer >= 1, got 0\. Use e\.g\. 4 \(1 is greedy decoding\)"),
+        (lambda m, x: beam_search(m, x[:1], -2, num_beams=2), r"max_new_tokens must be an integer >= 0, got -2"),
+        (lambda m, x: beam_search(m, x, 5, num_beams=2), r"idx must be of shape \(1, T\) with dimension 0 equal to 1, got shape \(3, 3\)\. beam_search takes one prompt"),
+        (lambda m, x: beam_search(m, x[0], 5, num_beams=2), r"idx must be a 2-D tensor of shape \(1, T\)"),
+        (lambda m, x: beam_search(m, x[:1].int(), 5, num_beams=2), r"idx must be a LongTensor \(torch.long\) of token ids, got dtype torch.int32"),
+        (lambda m, x: generate_seq2seq(m, x, BOS, EOS, 5), r"model must be an encoder-decoder model \(EncoderDecoderLM\), got DecoderOnlyLM\. For decoder-only models use generate"),
+    ],
+)
+def test_generation_rejects_bad_arguments(call, match):
+    with pytest.raises(CourseInputError, match=match):
+        call(tiny_gpt(), prompts())
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda m, x: generate(m, x, 5), r"model must be a decoder-only model \(DecoderOnlyLM\), got EncoderDecoderLM\. For encoder-decoder models use generate_seq2seq"),
+        (lambda m, x: beam_search(m, x[:1], 5, num_beams=2), r"model must be a decoder-only model"),
+        (lambda m, x: generate_seq2seq(m, x, BOS, EOS, 5, strategy="beam", num_beams=0), r"num_beams must be an integer >= 1, got 0"),
+        (lambda m, x: generate_seq2seq(m, x, BOS, EOS, -1), r"max_new_tokens must be an integer >= 0, got -1"),
+        (lambda m, x: generate_seq2seq(m, x, BOS, EOS, 5, strategy="top"), r"strategy must be 'greedy', 'sample' or 'beam', got 'top'\. Pick one of"),
+        (lambda m, x: generate_seq2seq(m, x, 99, EOS, 5), r"bos_id must be a token id below the vocabulary size 12, got 99"),
+        (lambda m, x: generate_seq2seq(m, x, BOS, None, 5), r"eos_id must be an integer, got None \(NoneType\)"),
+        (lambda m, x: generate_seq2seq(m, x.float(), BOS, EOS, 5), r"src must be a LongTensor"),
+        (lambda m, x: generate_seq2seq(m, x, BOS, EOS, 5, strategy="sample", top_p=2.0), r"top_p must be in \(0.0, 1.0\], got 2.0"),
+    ],
+)
+def test_seq2seq_generation_rejects_bad_arguments(call, match):
+    with pytest.raises(CourseInputError, match=match):
+        call(tiny_seq2seq(), prompts())
