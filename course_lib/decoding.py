@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_lib.models import DecoderOnlyLM, EncoderDecoderLM
 from course_lib.validation import check_int, check_number, check_shape, fail
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -356,9 +357,9 @@ def _check_run_options(max_new_tokens: int, seed: int | None, eos_id: int | None
 
 
 def _check_token_id(argument: str, token_id: int, vocab_size: int) -> None:
-    check_int(argument, token_id, minimum=0, fix="Pass the id from your tokenizer's vocabulary.")
+    fix = "Pass the id from your tokenizer's vocabulary."
+    check_int(argument, token_id, minimum=0, fix=fix)
     if token_id >= vocab_size:
-        fix = "Pass the id from your tokenizer's vocabulary."
         fail(argument, f"a token id below the vocabulary size {vocab_size}", token_id, fix)
 
 
@@ -374,7 +375,7 @@ def _check_strategy(strategy: str, allowed: tuple[str, ...]) -> None:
 
 
 def generate(
-    model: nn.Module,
+    model: DecoderOnlyLM,
     idx: torch.Tensor,
     max_new_tokens: int,
     *,
@@ -532,7 +533,7 @@ def _check_num_beams(num_beams: int) -> None:
 
 
 def beam_search(
-    model: nn.Module,
+    model: DecoderOnlyLM,
     idx: torch.Tensor,
     max_new_tokens: int,
     num_beams: int,
@@ -564,7 +565,7 @@ def beam_search(
 
 
 def generate_seq2seq(
-    model: nn.Module,
+    model: EncoderDecoderLM,
     src: torch.Tensor,
     bos_id: int,
     eos_id: int,
@@ -624,7 +625,7 @@ def generate_seq2seq(
 
 
 def _seq2seq_next_logits(
-    model: nn.Module, memory: torch.Tensor, src_padding_mask: torch.Tensor | None, use_cache: bool
+    model: EncoderDecoderLM, memory: torch.Tensor, src_padding_mask: torch.Tensor | None, use_cache: bool
 ) -> _NextTokenLogits:
     """Next-token logits of the decoder, given the encoder's ``memory`` (b, S, C).
 
