@@ -1,0 +1,206 @@
+"""Checkpoints: a trained model saved as safetensors weights plus one readable JSON file.
+
+A checkpoint is a directory with two files::
+
+    my_model/
+        model.safetensors   the weights: raw tensors only, no Python code (safe to open from anyone)
+        checkpoint.json     everything needed to rebuild the model and trust the weights:
+                            model config (with its class), tokenizer, metadata (metrics, seed,
+                            data checksum), the sha256 of model.safetensors, the course_lib version
+
+Why not ``torch.save``? It pickles Python objects, and unpickling a file can run arbitrary code.
+safetensors stores tensors and nothing else, so loading a checkpoint never executes anything.
+
+Why a checksum? If ``model.safetensors`` is truncated by a failed download or overwritten by another
+run, loading it would quietly give a different model. Comparing its sha256 with the one written at
+save time catches that before any weight is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_model
+from torch import nn
+
+import course_lib
+from course_lib import configs, models
+from course_lib.tokenizers import tokenizer_from_dict
+from course_lib.validation import CourseInputError
+
+WEIGHTS_FILE = "model.safetensors"
+METADATA_FILE = "checkpoint.json"
+FORMAT = "course_lib-checkpoint-v1"
+
+# The config classes a checkpoint may name. Looked up by name from this table only, never by import path.
+CONFIG_CLASSES = ("DecoderOnlyConfig", "EncoderOnlyConfig", "EncoderDecoderConfig")
+
+RETRAIN_HINT = "Re-run `make checkpoints` (for the course's checkpoints) or train the model again."
+
+
+class CheckpointError(CourseInputError):
+    """A checkpoint directory is missing, incomplete, changed or does not match its own config."""
+
+
+@dataclass
+class Checkpoint:
+    """What ``load_checkpoint`` returns: a ready model (in eval mode), its tokenizer and the metadata dict."""
+
+    model: nn.Module
+    tokenizer: Any
+    metadata: dict
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_checkpoint(directory: str | Path, model: nn.Module, tokenizer: Any, metadata: dict | None = None) -> Path:
+    """Write ``model.safetensors`` and ``checkpoint.json`` into ``directory`` (created if needed).
+
+    model: a course_lib model (it has ``.config``). tokenizer: a course tokenizer (it has ``to_dict()``).
+    metadata: JSON-serialisable facts worth keeping, e.g. ``{"metrics": {...}, "seed": 0,
+    "data_sha256": "..."}``. The sha256 of the weights file and the course_lib version are added.
+    Returns the directory.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    weights_path = directory / WEIGHTS_FILE
+    # save_model stores tied weights (token embedding == output head) once and records the alias.
+    save_model(model, str(weights_path), metadata={"format": FORMAT})
+    full_metadata = dict(metadata or {})
+    full_metadata["weights_sha256"] = file_sha256(weights_path)
+    full_metadata["course_lib_version"] = course_lib.__version__
+    record = {
+        "format": FORMAT,
+        "model_class": type(model).__name__,
+        "config_class": type(model.config).__name__,
+        "config": model.config.to_dict(),
+        "tokenizer": tokenizer.to_dict(),
+        "metadata": full_metadata,
+    }
+    try:
+        text = json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False)
+    except TypeError as error:
+        raise CheckpointError(
+            f"metadata must be JSON-serialisable (numbers, strings, lists, dicts), got an error: {error}. "
+            "Convert tensors with .item() or .tolist() before saving."
+        ) from None
+    (directory / METADATA_FILE).write_text(text + "\n", encoding="utf-8")
+    return directory
+
+
+def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
+    """Rebuild the model and tokenizer saved by ``save_checkpoint``; the model is returned in eval mode.
+
+    Raises ``CheckpointError`` with a message saying what is wrong and what to do when the directory or
+    a file is missing, ``checkpoint.json`` is not valid JSON, the weights file's sha256 differs from the
+    recorded one, or the weights do not fit the recorded config.
+    """
+    directory = Path(directory)
+    record = _read_record(directory)
+    weights_path = directory / WEIGHTS_FILE
+    _check_checksum(weights_path, record["metadata"].get("weights_sha256"))
+    model = _build_model(record)
+    try:
+        tensors = load_file(str(weights_path), device=str(device))
+    except SafetensorError as error:
+        raise CheckpointError(
+            f"{weights_path} is not a readable safetensors file ({error}). {RETRAIN_HINT}"
+        ) from None
+    _load_weights(model, tensors, weights_path)
+    try:
+        tokenizer = tokenizer_from_dict(record["tokenizer"])
+    except (CourseInputError, KeyError, TypeError) as error:
+        raise CheckpointError(f"{directory / METADATA_FILE} has an unusable tokenizer entry: {error}. {RETRAIN_HINT}") from None
+    model.to(device).eval()
+    return Checkpoint(model=model, tokenizer=tokenizer, metadata=record["metadata"])
+
+
+def _read_record(directory: Path) -> dict:
+    """Read and sanity-check ``checkpoint.json``; both files must exist."""
+    if not directory.is_dir():
+        raise CheckpointError(
+            f"checkpoint directory {str(directory)!r} does not exist. Check the path, or create it with "
+            "`make checkpoints` or `python -m course_lib.train --text FILE --out DIR`."
+        )
+    for name in (METADATA_FILE, WEIGHTS_FILE):
+        if not (directory / name).is_file():
+            raise CheckpointError(
+                f"checkpoint directory {str(directory)!r} has no {name} (a checkpoint needs both "
+                f"{WEIGHTS_FILE} and {METADATA_FILE}). {RETRAIN_HINT}"
+            )
+    path = directory / METADATA_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path} is not valid JSON ({error}); the file is corrupted. {RETRAIN_HINT}") from None
+    required = ("format", "config_class", "config", "tokenizer", "metadata")
+    missing = [key for key in required if not isinstance(record, dict) or key not in record]
+    if missing:
+        raise CheckpointError(f"{path} lacks the entries {missing}; it was not written by save_checkpoint. {RETRAIN_HINT}")
+    if record["format"] != FORMAT:
+        raise CheckpointError(f"{path} has format {record['format']!r}, expected {FORMAT!r}. {RETRAIN_HINT}")
+    return record
+
+
+def _check_checksum(weights_path: Path, expected: str | None) -> None:
+    """Compare the weights file's sha256 with the one recorded at save time."""
+    actual = file_sha256(weights_path)
+    if actual != expected:
+        raise CheckpointError(
+            f"{weights_path} does not match the sha256 recorded in {METADATA_FILE} "
+            f"(expected {expected}, got {actual}): the file was changed or corrupted after saving. {RETRAIN_HINT}"
+        )
+
+
+def _build_model(record: dict) -> nn.Module:
+    """Rebuild the config from its class name and dict, then an untrained model of that config."""
+    name = record["config_class"]
+    if name not in CONFIG_CLASSES:
+        raise CheckpointError(f"config_class must be one of {CONFIG_CLASSES}, got {name!r}. {RETRAIN_HINT}")
+    try:
+        config = getattr(configs, name).from_dict(record["config"])
+    except (CourseInputError, TypeError) as error:
+        raise CheckpointError(f"the config in {METADATA_FILE} is invalid: {error} {RETRAIN_HINT}") from None
+    return models.build_model(config)
+
+
+def _load_weights(model: nn.Module, tensors: dict[str, torch.Tensor], weights_path: Path) -> None:
+    """Copy ``tensors`` into ``model``, naming the first tensor whose name or shape does not fit."""
+    expected = model.state_dict()
+    for name, tensor in tensors.items():
+        if name not in expected:
+            raise CheckpointError(
+                f"{weights_path} holds a tensor {name!r} that the model built from the config does not have: "
+                f"the config does not match the weights. {RETRAIN_HINT}"
+            )
+        if tensor.shape != expected[name].shape:
+            raise CheckpointError(
+                f"tensor {name!r} has shape {tuple(tensor.shape)} in {weights_path} but the config builds "
+                f"shape {tuple(expected[name].shape)}: the config does not match the weights. {RETRAIN_HINT}"
+            )
+    missing = [name for name in expected if name not in tensors and not _is_tied_alias(name, expected, tensors)]
+    if missing:
+        raise CheckpointError(
+            f"{weights_path} lacks the tensor {missing[0]!r} (and {len(missing) - 1} more) that the config's "
+            f"model needs: the config does not match the weights. {RETRAIN_HINT}"
+        )
+    model.load_state_dict(tensors, strict=False)
+
+
+def _is_tied_alias(name: str, state: dict[str, torch.Tensor], tensors: dict[str, torch.Tensor]) -> bool:
+    """True if model tensor ``name`` shares storage with a saved one (tied weights are stored once)."""
+    pointer = state[name].data_ptr()
+    return any(other in tensors and state[other].data_ptr() == pointer for other in state if other != name)
