@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_model
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 import course_lib
@@ -77,8 +77,7 @@ def save_checkpoint(directory: str | Path, model: nn.Module, tokenizer: Any, met
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     weights_path = directory / WEIGHTS_FILE
-    # save_model stores tied weights (token embedding == output head) once and records the alias.
-    save_model(model, str(weights_path), metadata={"format": FORMAT})
+    save_file(unique_tensors(model), str(weights_path), metadata={"format": FORMAT})
     full_metadata = dict(metadata or {})
     full_metadata["weights_sha256"] = file_sha256(weights_path)
     full_metadata["course_lib_version"] = course_lib.__version__
@@ -99,6 +98,22 @@ def save_checkpoint(directory: str | Path, model: nn.Module, tokenizer: Any, met
         ) from None
     (directory / METADATA_FILE).write_text(text + "\n", encoding="utf-8")
     return directory
+
+
+def unique_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state dict with tied weights stored once (under the first name, in module order).
+
+    With ``tie_weights`` the output head and the token embedding are one tensor under two names;
+    safetensors refuses to store shared memory twice, and loading restores both names anyway.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    seen: set[int] = set()
+    for name, tensor in model.state_dict().items():
+        if tensor.data_ptr() in seen:
+            continue  # an alias of a tensor already kept
+        seen.add(tensor.data_ptr())
+        tensors[name] = tensor.detach().cpu().contiguous()
+    return tensors
 
 
 def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
