@@ -17,6 +17,8 @@ NOTEBOOKS := notebooks/week07_generative_transformers
 LAB_SETTINGS := $(CURDIR)/.jupyter/lab/user-settings
 LAB_WORKSPACES := $(CURDIR)/.jupyter/lab/workspaces
 PORT ?= 8888
+# JupyterLab refuses to run as root (containers, CI, Binder's root shells) unless told it is fine.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)
 
 .PHONY: help setup lab test unit-test notebook-test browser-test notebooks sync data checkpoints bench browser-deps clean
 
@@ -53,7 +55,7 @@ $(LAB_SETTINGS): scripts/lab_settings.py
 lab: setup $(LAB_SETTINGS)
 	@echo "Opening JupyterLab on $(NOTEBOOKS). If no browser opens, copy the http://127.0.0.1 URL printed below."
 	JUPYTERLAB_SETTINGS_DIR=$(LAB_SETTINGS) JUPYTERLAB_WORKSPACES_DIR=$(LAB_WORKSPACES) \
-	  $(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
+	  $(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) $(ALLOW_ROOT) \
 	  --ServerApp.root_dir=$(CURDIR)/notebooks --LabApp.default_url=/lab/tree/week07_generative_transformers/00_welcome.ipynb
 
 # Everything: unit tests, the jupytext pairing check, nbval (strict) on every notebook, the browser suite.
