@@ -1,0 +1,121 @@
+"""``python -m course_lib.generate``: continue a prompt with a saved decoder-only model (a GPT).
+
+Example::
+
+    python -m course_lib.generate --checkpoint data/checkpoints/char_gpt_python_docs \\
+        --prompt "The for statement" --max-new-tokens 200 --strategy sample --temperature 0.8 --seed 0
+
+Only the continuation is printed (not the prompt). Bad input (a missing or damaged checkpoint, prompt
+characters the model has never seen, impossible sampling settings) prints one line starting with
+``error:`` to stderr and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+from course_lib.checkpoints import load_checkpoint
+from course_lib.decoding import beam_search, generate
+from course_lib.train import one_line_error, set_threads
+from course_lib.validation import CourseInputError, check_int, check_number, fail
+
+STRATEGIES = ("greedy", "sample", "beam")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m course_lib.generate`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="python -m course_lib.generate",
+        description="Continue a prompt with a decoder-only model saved by `python -m course_lib.train` or "
+        "`make checkpoints`, and print the continuation.",
+    )
+    parser.add_argument("--checkpoint", required=True,
+                        help="checkpoint directory (holds model.safetensors and checkpoint.json)")
+    parser.add_argument("--prompt", required=True,
+                        help="text to continue; a character-level model knows only the characters of its training text")
+    parser.add_argument("--max-new-tokens", type=int, default=200,
+                        help="how many tokens to add (one token = one character for char-level models; default: 200)")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="sample",
+                        help="greedy: always the most likely token; sample: draw from the (filtered) distribution; "
+                        "beam: keep the --beams most likely continuations (default: sample)")
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="sample only: divide the logits by T before softmax; < 1 is safer, > 1 more surprising, "
+                        "0 means greedy (default: 1.0)")
+    parser.add_argument("--top-k", type=int, default=None,
+                        help="sample only: keep only the K most likely tokens (default: keep all)")
+    parser.add_argument("--top-p", type=float, default=None,
+                        help="sample only: keep the smallest set of tokens whose probabilities add up to P, "
+                        "0 < P <= 1 (nucleus sampling; default: keep all)")
+    parser.add_argument("--beams", type=int, default=4, help="beam only: number of beams kept per step (default: 4)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="sample only: random seed; the same seed gives the same text (default: a new one each run)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch (default: torch's choice, at most the number of CPU cores)")
+    return parser
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Fail early, naming the command-line option, before the checkpoint is loaded."""
+    check_int("--max-new-tokens", args.max_new_tokens, minimum=0, fix="Use e.g. 200.")
+    check_number("--temperature", args.temperature, low=0.0,
+                 fix="Use 1.0 for the model's own distribution, e.g. 0.8 for safer text, 0 for greedy.")
+    if args.top_k is not None:
+        check_int("--top-k", args.top_k, minimum=1, fix="Use e.g. 10, or leave it out to keep every token.")
+    if args.top_p is not None:
+        check_number("--top-p", args.top_p, low=0.0, low_inclusive=False, high=1.0,
+                     fix="Use e.g. 0.9 (1.0 keeps every token).")
+    check_int("--beams", args.beams, minimum=1, fix="Use e.g. 4 (1 is the same as greedy).")
+    if args.seed is not None:
+        check_int("--seed", args.seed, minimum=0, fix="Use e.g. 0.")
+    if not args.prompt:
+        fail("--prompt", "at least one character", "an empty string", 'Give some text to continue, e.g. --prompt "The ".')
+
+
+def encode_prompt(tokenizer, prompt: str) -> list[int]:
+    """Prompt -> token ids; characters a character-level model never saw fail with a message naming them."""
+    known = getattr(tokenizer, "stoi", None)  # CharTokenizer: its vocabulary
+    if known is not None:
+        unknown = sorted(set(prompt) - known.keys())
+        if unknown:
+            fail("--prompt", "made of characters the model knows", f"unknown character(s) {', '.join(map(repr, unknown))}",
+                 f"Remove or replace them: this character-level model knows only the {len(known)} characters "
+                 "of the text it was trained on.")
+    return tokenizer.encode(prompt)
+
+
+def run_cli(args: argparse.Namespace) -> str:
+    """Load the checkpoint, continue the prompt, return the continuation text."""
+    check_options(args)
+    set_threads(args.threads)
+    checkpoint = load_checkpoint(args.checkpoint)
+    model, tokenizer = checkpoint.model, checkpoint.tokenizer
+    if hasattr(model, "encode"):
+        fail("--checkpoint", "a decoder-only (GPT) model", type(model).__name__,
+             "This command continues prompts; encoder-decoder models need a source (see generate_seq2seq).")
+    prompt_ids = encode_prompt(tokenizer, args.prompt)
+    idx = torch.tensor([prompt_ids], dtype=torch.long)  # (1, T)
+    if args.strategy == "beam":
+        sequence = beam_search(model, idx, args.max_new_tokens, num_beams=args.beams).sequence  # (1, T + n)
+    else:
+        sequence = generate(model, idx, args.max_new_tokens, strategy=args.strategy, temperature=args.temperature,
+                            top_k=args.top_k, top_p=args.top_p, seed=args.seed)  # (1, T + n)
+    return tokenizer.decode(sequence[0, len(prompt_ids):].tolist())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: returns the exit status (2 with a one-line message for bad input)."""
+    args = build_parser().parse_args(argv)
+    try:
+        text = run_cli(args)
+    except (CourseInputError, OSError) as error:
+        print(one_line_error(error), file=sys.stderr)
+        return 2
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
