@@ -244,19 +244,44 @@ _STATE = """() => {
   };
 }"""
 
-_RUN_ALL = """() => {
-  const app = window.jupyterapp, panel = window.__courseNb;
-  app.shell.activateById(panel.id);
-  window.__courseRun = {done: false, result: null, error: null};
-  app.commands.execute('notebook:run-all-cells').then(
-    (result) => { window.__courseRun.done = true; window.__courseRun.result = result; },
-    (error) => { window.__courseRun.done = true; window.__courseRun.error = String(error); });
+_RUN_ALL = """async () => {
+  const app = window.jupyterapp;
+  app.shell.activateById(window.__courseNb.id);
+  return await app.commands.execute('notebook:run-all-cells');
 }"""
+
+_SAVE = """async () => {
+  const app = window.jupyterapp;
+  app.shell.activateById(window.__courseNb.id);
+  await app.commands.execute('docmanager:save');
+  return !window.__courseNb.context.model.dirty;
+}"""
+
+# Shut the kernel down (as when JupyterLab is closed) and close the tab.
+_SHUTDOWN_AND_CLOSE = """async () => {
+  const panel = window.__courseNb;
+  await panel.sessionContext.shutdown();
+  panel.close();  // closing is asynchronous: the panel is disposed a moment later
+  for (let i = 0; i < 200 && !panel.isDisposed; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  return panel.isDisposed;
+}"""
+
+
+def _as_task(script: str) -> str:
+    """Wrap an async page function so it runs in the background; its outcome lands in window.__courseTask.
+
+    page.evaluate would wait for ever on a promise that never settles (e.g. behind a dialog);
+    a task is waited for with a time limit instead.
+    """
+    return ("(arg) => { const task = window.__courseTask = {done: false, value: null, error: null};"
+            f" ({script})(arg).then((value) => {{ task.value = value; task.done = true; }},"
+            " (error) => { task.error = String(error); task.done = true; }); }")
+
 
 # Run All finished, the kernel is idle, and no code cell is still queued ("[*]").
 _RUN_FINISHED = """() => {
-  const run = window.__courseRun, panel = window.__courseNb;
-  if (!run || !run.done) return false;
+  const panel = window.__courseNb;
+  if (!window.__courseTask.done) return false;
   const status = panel.sessionContext.kernelDisplayStatus;
   if (status !== 'idle') return false;
   return !panel.content.widgets.some((cell) => cell.model.type === 'code' && cell.promptNode
@@ -293,12 +318,14 @@ _INSPECT = """async () => {
       const child = children[j] ? children[j].node : null;
       info.outputs.push({type: output.output_type, name: output.name || null, mimes: Object.keys(data),
                          ename: output.ename || null, evalue: output.evalue || null,
-                         shownText: child ? text(child).length : 0});
+                         shownText: child ? text(child).length : 0,
+                         shownPictures: child ? child.querySelectorAll('img, svg, canvas').length : 0});
       if (data[WIDGET_VIEW]) {
-        const el = child ? child.querySelector('.jp-OutputArea-output') || child : null;
-        info.widgetAreas.push(el ? {output: j, children: el.querySelectorAll('.jupyter-widgets').length,
-                                    ...(await box(el))}
-                                 : {output: j, children: 0, width: 0, height: 0, visible: false});
+        const area = child ? child.querySelector('.jp-OutputArea-output') : null;
+        const view = area ? area.querySelector('.jupyter-widgets') : null;  // the widget's own element
+        info.widgetAreas.push(view ? {output: j, children: area.querySelectorAll('.jupyter-widgets').length,
+                                      ...(await box(view))}
+                                   : {output: j, children: 0, width: 0, height: 0, visible: false});
       }
     }
     const node = cell.outputArea.node;
@@ -353,7 +380,10 @@ _SCROLLER = """(top) => {
   const scroller = candidates.find((el) => el.scrollHeight > el.clientHeight + 2
       && ['auto', 'scroll'].includes(getComputedStyle(el).overflowY)) || panel.content.node;
   if (top !== null) scroller.scrollTop = top;
-  return {top: scroller.scrollTop, height: scroller.clientHeight, total: scroller.scrollHeight};
+  const cells = panel.content.widgets;  // the end of the last cell, not the blank space JupyterLab adds after it
+  const end = cells.length ? cells[cells.length - 1].node.getBoundingClientRect().bottom
+      - scroller.getBoundingClientRect().top + scroller.scrollTop : scroller.scrollHeight;
+  return {top: scroller.scrollTop, height: scroller.clientHeight, total: Math.min(end, scroller.scrollHeight)};
 }"""
 
 # Arm a probe on one course widget: the first input event starts the clock, the first change of the
@@ -416,10 +446,24 @@ class LabPage:
         page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
         page.on("pageerror", lambda error: self.console_errors.append(f"uncaught: {error}"))
 
+    def task(self, script: str, what: str, arg: object = None, timeout_s: float = 30) -> object:
+        """Run an async page function with a time limit; its value, or AssertionError naming ``what``."""
+        self.page.evaluate(_as_task(script), arg)
+        try:
+            self.page.wait_for_function("() => window.__courseTask.done", timeout=timeout_s * 1000, polling=100)
+        except PlaywrightTimeout:
+            dialog = self.state()["dialog"]
+            raise AssertionError(f"{what} did not finish within {timeout_s} s"
+                                 + (f"; this dialog is open:\n{dialog}" if dialog else "")) from None
+        outcome = self.page.evaluate("() => window.__courseTask")
+        if outcome["error"]:
+            raise AssertionError(f"{what} failed in the page: {outcome['error']}")
+        return outcome["value"]
+
     def goto_lab(self) -> None:
         self.page.goto(f"{self.server.url}/lab?reset&token={self.server.token}", wait_until="domcontentloaded")
         self.page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=60_000)
-        self.page.evaluate("async () => { await window.jupyterapp.restored; }")
+        self.task("async () => { await window.jupyterapp.restored; }", "loading JupyterLab", timeout_s=60)
 
     def state(self) -> dict:
         return self.page.evaluate(_STATE)
@@ -429,11 +473,16 @@ class LabPage:
 
         Raises AssertionError if a dialog (e.g. "Select Kernel") appears instead.
         """
-        self.page.evaluate(_OPEN, path)
+        self.task(_OPEN, f"{path}: opening the notebook", path)
         deadline = time.monotonic() + 60
         while True:
             state = self.state()
-            assert state["dialog"] is None, f"{path}: a dialog appeared on opening the notebook:\n{state['dialog']}"
+            if state["dialog"] is not None:
+                metadata = json.loads((self.server.root / path).read_text(encoding="utf-8")).get("metadata", {})
+                kernel = metadata.get("kernelspec", {}).get("name")
+                raise AssertionError(
+                    f"{path}: a dialog appeared on opening the notebook (it stores kernel {kernel!r}; the course "
+                    f"kernel is {KERNEL_NAME!r}):\n{state['dialog']}")
             if state["sessionReady"] and state["status"] == "idle":
                 return state
             assert time.monotonic() < deadline, f"{path}: the kernel did not start within 60 s (state {state})"
@@ -441,7 +490,7 @@ class LabPage:
 
     def run_all(self, timeout_s: float = RUN_ALL_S) -> bool:
         """Run > Run All Cells; True when every cell finished and the kernel is idle within the time limit."""
-        self.page.evaluate(_RUN_ALL)
+        self.page.evaluate(_as_task(_RUN_ALL))
         try:
             self.page.wait_for_function(_RUN_FINISHED, timeout=timeout_s * 1000, polling=250)
         except PlaywrightTimeout:
@@ -478,15 +527,12 @@ class LabPage:
         return paths
 
     def save(self) -> None:
-        self.page.evaluate("async () => { window.jupyterapp.shell.activateById(window.__courseNb.id);"
-                           " await window.jupyterapp.commands.execute('docmanager:save'); }")
-        self.page.wait_for_function("() => !window.__courseNb.context.model.dirty", timeout=30_000)
+        """File > Save; AssertionError if the notebook is still unsaved afterwards (or a dialog blocks it)."""
+        assert self.task(_SAVE, "saving the notebook"), "the notebook is still marked unsaved after saving"
 
     def shutdown_and_close(self) -> None:
         """Shut the notebook's kernel down (as after closing JupyterLab) and close its tab."""
-        self.page.evaluate("async () => { const panel = window.__courseNb;"
-                           " await panel.sessionContext.shutdown(); panel.close(); }")
-        self.page.wait_for_function("() => window.__courseNb.isDisposed", timeout=30_000)
+        assert self.task(_SHUTDOWN_AND_CLOSE, "shutting the kernel down and closing the tab"), "the tab is still open"
 
     # ------------------------------------------------------------ widgets
 
