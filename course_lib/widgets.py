@@ -82,7 +82,8 @@ def _bars_html(labels: list[str], probs: torch.Tensor, before: torch.Tensor, ord
             f'background: {viz.KEPT_COLOR};"></div></div></td>'
             f'<td style="padding: 1px 0 1px 8px; {"" if kept else "color: #999;"}">{value}</td></tr>'
         )
-    return f'<table style="border-collapse: collapse; {_FONT}">{"".join(rows)}</table>'
+    # The bottom margin keeps the last label (often "␣", which sits low) from being clipped by the widget box.
+    return f'<table style="border-collapse: collapse; margin-bottom: 8px; {_FONT}">{"".join(rows)}</table>'
 
 
 def _entropy_bits(probs: torch.Tensor) -> float:
