@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Locator, Page, WebSocketRoute
+from playwright.sync_api import BrowserContext, Locator, Page, Route, WebSocketRoute
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from course_lib.offline import is_local
@@ -74,7 +74,6 @@ def load_lab_settings() -> dict[str, dict[str, object]]:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.SETTINGS
-
 
 
 @dataclass
@@ -187,7 +186,6 @@ def ensure_course_kernel(env: dict[str, str]) -> None:
                        timeout=60)
 
 
-
 # ---------------------------------------------------------------- the network
 
 
@@ -203,11 +201,11 @@ class NetworkLog:
 
     blocked: list[str] = field(default_factory=list)
 
-    def attach(self, context) -> None:
+    def attach(self, context: BrowserContext) -> None:
         context.route(is_external, self._block)
         context.route_web_socket(is_external, self._block_socket)
 
-    def _block(self, route) -> None:
+    def _block(self, route: Route) -> None:
         self.blocked.append(route.request.url)
         route.abort("blockedbyclient")
 
@@ -235,12 +233,10 @@ _STATE = """() => {
   const dialog = document.querySelector('.jp-Dialog');
   const session = panel && panel.sessionContext;
   return {
-    contextReady: !!(panel && panel.context.isReady),
     sessionReady: !!(session && session.isReady),
     kernel: session && session.session && session.session.kernel ? session.session.kernel.name : null,
     status: session ? session.kernelDisplayStatus : null,
     dialog: dialog ? dialog.innerText.slice(0, 500) : null,
-    dirty: !!(panel && panel.context.model.dirty),
   };
 }"""
 
@@ -306,7 +302,7 @@ _INSPECT = """async () => {
   for (const [index, cell] of panel.content.widgets.entries()) {
     const model = cell.model;
     const info = {index, type: model.type, count: null, outputs: [], stderr: [], widgetAreas: [],
-                  courseWidgets: [], pictures: [], bertviz: [], errorDisplaying: false, disconnected: 0};
+                  courseWidgets: [], pictures: [], bertviz: [], errorDisplaying: false};
     cells.push(info);
     if (model.type !== 'code') continue;
     info.count = model.executionCount;
@@ -330,8 +326,8 @@ _INSPECT = """async () => {
     }
     const node = cell.outputArea.node;
     info.errorDisplaying = text(node).includes('Error displaying widget');
-    info.disconnected = node.querySelectorAll('.jupyter-widgets-disconnected').length;
-    for (const el of node.querySelectorAll('.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]')) {
+    const stderr = '.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]';
+    for (const el of node.querySelectorAll(stderr)) {
       info.stderr.push(text(el).slice(0, 500));
     }
     for (const el of node.querySelectorAll('.course-widget')) {
@@ -400,7 +396,10 @@ _ARM = """(widget) => {
     if (probe.changed === null && out.innerHTML !== probe.before) probe.changed = performance.now();
   });
   observer.observe(out, {subtree: true, childList: true, characterData: true, attributes: true});
-  probe.stop = () => { observer.disconnect(); events.forEach((type) => window.removeEventListener(type, onInput, true)); };
+  probe.stop = () => {
+    observer.disconnect();
+    events.forEach((type) => window.removeEventListener(type, onInput, true));
+  };
 }"""
 
 # Where a slider's handle sits (its readout and its offset): unchanged after a key press = at the end.
@@ -423,8 +422,8 @@ _PROBE = """() => {
 class Interaction:
     """One control change on one course widget."""
 
-    widget: str  # e.g. "cell 7, widget 0 (course-temperature-preview)"
-    control: str  # e.g. "slider 'temperature' ArrowRight"
+    widget: str  # e.g. "week07_generative_transformers/00_welcome.ipynb, cell 7, course-temperature-preview"
+    control: str  # e.g. "slider 'temperature' ArrowRight (1 press)"
     latency_ms: float | None  # None: the output did not change
     presses: int = 1  # key presses / clicks it took until the output changed
 
@@ -532,7 +531,8 @@ class LabPage:
 
     def shutdown_and_close(self) -> None:
         """Shut the notebook's kernel down (as after closing JupyterLab) and close its tab."""
-        assert self.task(_SHUTDOWN_AND_CLOSE, "shutting the kernel down and closing the tab"), "the tab is still open"
+        closed = self.task(_SHUTDOWN_AND_CLOSE, "shutting the kernel down and closing the tab")
+        assert closed, "the notebook's tab is still open after closing it"
 
     # ------------------------------------------------------------ widgets
 
@@ -542,10 +542,11 @@ class LabPage:
     def cell_of(self, widget: Locator) -> int:
         return widget.evaluate("(el) => window.__courseNb.content.widgets.findIndex((c) => c.node.contains(el))")
 
-    def _arm(self, widget: Locator) -> None:
+    def arm(self, widget: Locator) -> None:
+        """Start watching ``widget``'s output; the next input event starts the clock."""
         widget.evaluate(_ARM)
 
-    def _wait_change(self) -> float | None:
+    def wait_change(self) -> float | None:
         """Latency in ms of the armed probe, or None if the output did not change within CHANGE_S."""
         try:
             self.page.wait_for_function("() => window.__courseProbe.changed !== null", timeout=CHANGE_S * 1000,
@@ -555,37 +556,44 @@ class LabPage:
         probe = self.page.evaluate(_PROBE)
         return None if probe["start"] is None else round(probe["changed"] - probe["start"], 1)
 
-    def press_slider(self, widget: Locator, handle: Locator, key: str, max_presses: int = 5) -> tuple[float | None, int]:
+    def press_slider(self, widget: Locator, handle: Locator, key: str,
+                     max_presses: int = 5) -> tuple[float | None, int]:
         """Focus a slider handle and press ``key`` until the widget's output changes.
 
-        Returns (latency of the press that changed it, presses used), or (None, presses) when it never changed.
-        A press that does not move the slider (already at its end) returns (None, 0) at once.
+        Some steps change nothing visible (min-p 0.00 -> 0.01 may remove no token), hence several presses.
+        Returns (latency of the press that changed the output, presses used), or (None, presses) when it
+        never changed. When the slider cannot move further that way, returns (None, presses before that).
         """
         for presses in range(1, max_presses + 1):
             before = handle.evaluate(_SLIDER_POSITION)
-            self._arm(widget)
+            self.arm(widget)
             handle.focus()
             self.page.keyboard.press(key)
             if handle.evaluate(_SLIDER_POSITION) == before:
-                return None, 0
-            latency = self._wait_change()
+                return None, presses - 1
+            latency = self.wait_change()
             if latency is not None:
                 return latency, presses
         return None, max_presses
 
     def click_and_time(self, widget: Locator, target: Locator) -> float | None:
-        self._arm(widget)
+        self.arm(widget)
         target.click()
-        return self._wait_change()
+        return self.wait_change()
 
     def type_and_time(self, widget: Locator, box: Locator, text: str) -> float | None:
         """Type into a text box; if the output does not follow the typing, press Enter (time from Enter)."""
-        self._arm(widget)
+        self.arm(widget)
         box.fill(text)
-        latency = self._wait_change()
+        latency = self.wait_change()
         if latency is None:
-            self._arm(widget)
+            self.arm(widget)
             box.press("Enter")
-            latency = self._wait_change()
+            latency = self.wait_change()
         return latency
+
+    def select_and_time(self, widget: Locator, menu: Locator, index: int) -> float | None:
+        self.arm(widget)
+        menu.select_option(index=index)
+        return self.wait_change()
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from labdriver import (
+    CHANGE_S,
     CHROMIUM,
     CHROMIUM_MISSING,
     NOTEBOOKS_DIR,
@@ -103,7 +104,8 @@ def run_problems(path: str, cell: dict) -> list[str]:
         return []
     if cell["count"] is None:
         return [f"{where(path, cell)}: not run (no execution count; Run All stopped earlier or timed out)"]
-    problems = [f"{where(path, cell)}: raised {o['ename']}: {o['evalue']}" for o in cell["outputs"] if o["type"] == "error"]
+    problems = [f"{where(path, cell)}: raised {o['ename']}: {o['evalue']}"
+                for o in cell["outputs"] if o["type"] == "error"]
     if not problems:  # an error output is drawn as stderr too: report it once
         problems = [f"{where(path, cell)}: traceback on stderr: {text[:300]}" for text in cell["stderr"]
                     if "Traceback" in text]
@@ -183,7 +185,7 @@ def exercise_widget(notebook: NotebookRun, index: int) -> tuple[list[Interaction
         interactions.append(Interaction(name, control, latency, presses))
         if latency is None:
             problems.append(f"{name}: {control} did not change the visible output (.course-widget-output) "
-                            f"within 5 s")
+                            f"within {CHANGE_S} s")
 
     handles = widget.locator(".noUi-handle")
     for s in range(handles.count()):
@@ -216,10 +218,8 @@ def exercise_widget(notebook: NotebookRun, index: int) -> tuple[list[Interaction
     for menu in widget.locator(".widget-dropdown select:not([disabled])").all():
         options = menu.locator("option").count()
         if options > 1:
-            lab._arm(widget)
             current = menu.evaluate("(m) => m.selectedIndex")
-            menu.select_option(index=(current + 1) % options)
-            record("dropdown next option", lab._wait_change())
+            record("dropdown next option", lab.select_and_time(widget, menu, (current + 1) % options))
     for button in widget.locator("button.jupyter-button:not([disabled])").all():
         label = button.inner_text().strip() or button.get_attribute("title") or "button"
         record(f"button '{label}' click", lab.click_and_time(widget, button))
@@ -297,7 +297,7 @@ def test_saved_notebook_reopens_without_running(notebook):
             if WIDGET_VIEW not in output["mimes"] and not (output["shownText"] or output["shownPictures"]):
                 problems.append(f"{at}: saved {output['type']} output {j} ({', '.join(output['mimes']) or 'text'}) "
                                 f"not shown after reopening")
-        images = sum(1 for o in cell["outputs"] for m in o["mimes"] if m in IMAGE_MIMES)
+        images = sum(1 for o in cell["outputs"] if any(m in IMAGE_MIMES for m in o["mimes"]))
         if len(cell["pictures"]) < images:
             problems.append(f"{at}: {images} saved images, {len(cell['pictures'])} shown after reopening")
         if len(cell["courseWidgets"]) < len(ran.get("courseWidgets", [])):
