@@ -137,6 +137,11 @@ class LabServer:
             body = response.read()
         return json.loads(body) if body else None
 
+    def shutdown_kernels(self) -> None:
+        """Stop every kernel this server runs (one notebook's kernels must not pile up during the session)."""
+        for kernel in self.api("/api/kernels"):
+            self.api(f"/api/kernels/{kernel['id']}", method="DELETE")
+
     def wait_ready(self) -> None:
         deadline = time.monotonic() + SERVER_START_S
         while time.monotonic() < deadline:

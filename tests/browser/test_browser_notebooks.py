@@ -91,6 +91,7 @@ def notebook(request, chromium, lab_server):
         yield NotebookRun(request.param, lab, network)
     finally:
         context.close()
+        lab_server.shutdown_kernels()
 
 
 def where(path: str, cell: dict) -> str:
