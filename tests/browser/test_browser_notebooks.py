@@ -288,6 +288,8 @@ def test_saved_notebook_reopens_without_running(notebook):
     lab.wait_widgets_drawn()
     reopened = lab.inspect()
     notebook.shots = lab.screenshot_pages("reopened")
+    for widget in lab.course_widgets().all():  # what a saved widget looks like without its kernel
+        widget.screenshot(path=lab.shots / f"cell{lab.cell_of(widget):02d}_reopened_widget.png")
     before = {cell["index"]: cell for cell in notebook.report["cells"]}
     for cell in reopened["cells"]:
         problems += drawing_problems(notebook.path, cell)
