@@ -1,0 +1,50 @@
+"""Tests for the arithmetic of benchmarks/run.py (the benchmark itself is `make bench`, not a test)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from benchmarks import run as bench
+from course_lib.configs import DecoderOnlyConfig
+from course_lib.models import build_model
+from course_lib.train import History
+
+
+def history(val_loss: list[float]) -> History:
+    steps = [100 * i for i in range(len(val_loss))]
+    return History(step=steps, train_loss=val_loss, val_loss=val_loss, lr=[0.1] * len(val_loss),
+                   seconds=[10.0 * i for i in range(len(val_loss))], wall_seconds=[12.0 * i for i in range(len(val_loss))])
+
+
+def test_time_to_reach_interpolates_between_evaluations():
+    crossing = bench.time_to_reach(history([3.0, 2.0, 1.5, 1.0]), target=1.25)
+    assert crossing == pytest.approx({"step": 250.0, "seconds": 25.0, "wall_seconds": 30.0})
+
+
+def test_time_to_reach_takes_the_first_crossing_and_none_when_never_reached():
+    assert bench.time_to_reach(history([3.0, 1.0, 2.0, 0.5]), target=1.0)["step"] == pytest.approx(100.0)
+    assert bench.time_to_reach(history([3.0, 2.0, 1.5]), target=1.0) is None
+
+
+@pytest.mark.parametrize("positional, position_params", [("learned", 16 * 8), ("rotary", 0)])
+def test_flops_per_token_counts_matmul_weights_and_attention(positional, position_params):
+    torch.manual_seed(0)
+    model = build_model(DecoderOnlyConfig(vocab_size=10, block_size=16, n_layer=2, n_head=2, n_embd=8,
+                                          positional=positional))
+    n_params = sum(p.numel() for p in model.parameters())
+    expected = 6 * (n_params - position_params) + 12 * 2 * 8 * 16
+    assert bench.training_flops_per_token(model) == expected
+
+
+def test_artifact_tables_render_both_reports_and_skip_odd_entries():
+    artifacts = {
+        "notebook_budget": {"01_attention.ipynb": {"seconds": 12.5, "memory_peak_mb": 410.0}},
+        "browser_latency": {"overall": {"p50_ms": 30.0}, "widgets": [
+            {"widget": "sampling", "controls": [{"latency_ms": 20.0}, {"latency_ms": 40.0}, {"latency_ms": None}]},
+            {"widget": "empty", "controls": []}]},
+    }
+    text = "\n".join(bench.artifact_tables(artifacts))
+    assert "| 01_attention.ipynb | 12.5 | 410.0 |" in text
+    assert "| sampling | 2 | 30.0 | 40.0 |" in text and "empty" not in text
+    assert bench.artifact_tables({}) == []
