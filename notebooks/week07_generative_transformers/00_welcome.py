@@ -100,6 +100,8 @@ print(f"{len(checks)} of {len(checks)} checks passed.")
 #
 # If you see plain text such as `TemperaturePreview(...)`, or *Error displaying widget*, widgets are not
 # rendering: close this tab, run `make lab` in the course folder and open the notebook from there.
+# A red *broken link* icon beside a widget means you are looking at a saved picture of it (the notebook
+# was reopened without running it): run the cell again to bring the widget back to life.
 
 # %% tags=["nbval-ignore-output"]
 # A live widget: its view is drawn by your browser, so the tests check it in a real browser instead.
