@@ -178,6 +178,7 @@ def train(
     comes first, and always evaluates at the first and the last step. ``progress`` shows a tqdm bar with
     the loss. ``history.final`` holds train_loss, val_loss, steps, seconds (training only),
     eval_seconds, tokens_per_second (training tokens per training second) and stopped_by.
+    The model is left in eval mode, ready for generation.
     """
     if not isinstance(cfg, TrainConfig):
         fail("cfg", "a TrainConfig", type(cfg).__name__, "Build one with TrainConfig(max_steps=..., ...).")
