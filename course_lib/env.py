@@ -93,6 +93,28 @@ def check_data(data_dir: Path = DATA_DIR) -> Check:
     return Check("Course data", True, f"{len(files)} files present and unchanged")
 
 
+def check_checkpoints(checkpoint_dir: Path = DATA_DIR / "checkpoints") -> Check:
+    """Every pretrained checkpoint the notebooks load is present and passes its own checksum."""
+    try:  # imported here so that a broken install is reported as a failed check, not an import error
+        from course_lib.checkpoints import CheckpointError, load_checkpoint
+    except ImportError as error:
+        return Check("Checkpoints", False, f"cannot load checkpoints: {error}", SETUP_FIX)
+    directories = sorted(path for path in checkpoint_dir.glob("*") if path.is_dir())
+    if not directories:
+        return Check("Checkpoints", False, f"no checkpoints in {checkpoint_dir}",
+                     "Run `git checkout -- data/checkpoints` to restore them, or `make checkpoints` to retrain them.")
+    broken = []
+    for directory in directories:
+        try:
+            load_checkpoint(directory)
+        except CheckpointError as error:
+            broken.append(f"{directory.name} ({str(error).split('. ')[0]})")
+    if broken:
+        return Check("Checkpoints", False, "; ".join(broken),
+                     "Run `git checkout -- data/checkpoints` to restore them, or `make checkpoints` to retrain them.")
+    return Check("Checkpoints", True, f"{len(directories)} pretrained model(s) load and pass their checksum")
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -105,6 +127,7 @@ CHECKS: tuple[Callable[[], Check], ...] = (
     lambda: check_package("ipywidgets", 8),
     lambda: check_package("matplotlib", 3),
     check_data,
+    check_checkpoints,
 )
 
 

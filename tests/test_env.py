@@ -55,3 +55,15 @@ def test_report_names_what_to_fix(capsys) -> None:
     env.print_report([env.Check("Python", True, "3.11"), env.Check("PyTorch", False, "torch 1.0", "do X")])
     out = capsys.readouterr().out
     assert "[FIX] PyTorch: torch 1.0\n      -> do X" in out and "Please fix: PyTorch." in out
+
+
+def test_shipped_checkpoints_are_checked(tmp_path: Path) -> None:
+    assert env.check_checkpoints().ok
+    assert "no checkpoints" in env.check_checkpoints(tmp_path).found
+    copy = tmp_path / "char_gpt_python_docs"
+    shutil.copytree(env.DATA_DIR / "checkpoints" / "char_gpt_python_docs", copy)
+    with open(copy / "model.safetensors", "r+b") as weights:
+        weights.seek(-4, 2)
+        weights.write(b"\x00\x01\x02\x03")  # a corrupted download or a bad merge
+    check = env.check_checkpoints(tmp_path)
+    assert not check.ok and check.found.startswith("char_gpt_python_docs (") and "make checkpoints" in check.fix

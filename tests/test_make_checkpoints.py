@@ -1,0 +1,41 @@
+"""The checkpoints in data/checkpoints/ are the ones scripts/make_checkpoints.py makes, and still fit the data."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from course_lib.checkpoints import load_checkpoint
+from course_lib.data import encode_corpus, load_corpus, split_train_val, text_checksum
+from course_lib.env import REPO
+from course_lib.train import estimate_loss
+
+sys.path.insert(0, str(REPO / "scripts"))
+import make_checkpoints  # noqa: E402
+
+RECIPES = sorted(make_checkpoints.RECIPES.items())
+
+
+@pytest.mark.parametrize(("name", "recipe"), RECIPES, ids=[name for name, _ in RECIPES])
+def test_shipped_checkpoint_is_small_and_made_by_its_recipe(name, recipe) -> None:
+    directory = make_checkpoints.OUT_DIR / name
+    size = sum(path.stat().st_size for path in directory.iterdir())
+    assert size <= make_checkpoints.MAX_BYTES, f"{name} is {size:,} bytes"
+    metadata = load_checkpoint(directory).metadata  # also verifies the weights' sha256
+    assert (metadata["corpus"], metadata["preset"], metadata["seed"]) == (recipe.corpus, recipe.preset, recipe.seed)
+    assert metadata["metrics"]["steps"] == recipe.max_steps
+    assert metadata["data_sha256"] == text_checksum(load_corpus(recipe.corpus)), (
+        f"data/checkpoints/{name} was trained on another version of the {recipe.corpus!r} corpus: "
+        "run `make checkpoints`.")
+
+
+@pytest.mark.parametrize(("name", "recipe"), RECIPES, ids=[name for name, _ in RECIPES])
+def test_shipped_weights_reproduce_their_recorded_validation_loss(name, recipe) -> None:
+    checkpoint = load_checkpoint(make_checkpoints.OUT_DIR / name)
+    text = load_corpus(recipe.corpus)
+    _, val_ids = split_train_val(encode_corpus(text, checkpoint.tokenizer), val_fraction=0.1)
+    cfg = checkpoint.metadata["train_config"]
+    val_loss = estimate_loss(checkpoint.model, val_ids, cfg["batch_size"], cfg["eval_iters"], seed=cfg["seed"] + 1)
+    assert val_loss == pytest.approx(checkpoint.metadata["metrics"]["val_loss"], abs=1e-4)
+    assert val_loss < 2.0, "a character model this size should do far better than chance (ln 90 = 4.5)"
