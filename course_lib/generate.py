@@ -23,6 +23,9 @@ from course_lib.train import one_line_error, set_threads
 from course_lib.validation import CourseInputError, check_int, check_number, fail
 
 STRATEGIES = ("greedy", "sample", "beam")
+SAMPLING_OPTIONS = ("temperature", "top_k", "top_p", "seed")  # used only by --strategy sample
+DEFAULT_TEMPERATURE = 1.0
+DEFAULT_BEAMS = 4
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--strategy", choices=STRATEGIES, default="sample",
                         help="greedy: always the most likely token; sample: draw from the (filtered) distribution; "
                         "beam: keep the --beams most likely continuations (default: sample)")
-    parser.add_argument("--temperature", type=float, default=1.0,
+    parser.add_argument("--temperature", type=float, default=None,
                         help="sample only: divide the logits by T before softmax; < 1 is safer, > 1 more surprising, "
                         "0 means greedy (default: 1.0)")
     parser.add_argument("--top-k", type=int, default=None,
@@ -49,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--top-p", type=float, default=None,
                         help="sample only: keep the smallest set of tokens whose probabilities add up to P, "
                         "0 < P <= 1 (nucleus sampling; default: keep all)")
-    parser.add_argument("--beams", type=int, default=4, help="beam only: number of beams kept per step (default: 4)")
+    parser.add_argument("--beams", type=int, default=None,
+                        help=f"beam only: number of beams kept per step (default: {DEFAULT_BEAMS})")
     parser.add_argument("--seed", type=int, default=None,
                         help="sample only: random seed; the same seed gives the same text (default: a new one each run)")
     parser.add_argument("--threads", type=int, default=None,
@@ -60,18 +64,34 @@ def build_parser() -> argparse.ArgumentParser:
 def check_options(args: argparse.Namespace) -> None:
     """Fail early, naming the command-line option, before the checkpoint is loaded."""
     check_int("--max-new-tokens", args.max_new_tokens, minimum=0, fix="Use e.g. 200.")
-    check_number("--temperature", args.temperature, low=0.0,
-                 fix="Use 1.0 for the model's own distribution, e.g. 0.8 for safer text, 0 for greedy.")
+    if args.temperature is not None:
+        check_number("--temperature", args.temperature, low=0.0,
+                     fix="Use 1.0 for the model's own distribution, e.g. 0.8 for safer text, 0 for greedy.")
     if args.top_k is not None:
         check_int("--top-k", args.top_k, minimum=1, fix="Use e.g. 10, or leave it out to keep every token.")
     if args.top_p is not None:
         check_number("--top-p", args.top_p, low=0.0, low_inclusive=False, high=1.0,
                      fix="Use e.g. 0.9 (1.0 keeps every token).")
-    check_int("--beams", args.beams, minimum=1, fix="Use e.g. 4 (1 is the same as greedy).")
+    if args.beams is not None:
+        check_int("--beams", args.beams, minimum=1, fix="Use e.g. 4 (1 is the same as greedy).")
     if args.seed is not None:
         check_int("--seed", args.seed, minimum=0, fix="Use e.g. 0.")
     if not args.prompt:
         fail("--prompt", "at least one character", "an empty string", 'Give some text to continue, e.g. --prompt "The ".')
+    check_options_fit_strategy(args)
+
+
+def check_options_fit_strategy(args: argparse.Namespace) -> None:
+    """An option the chosen strategy would ignore is an error, so nobody wonders why it changed nothing."""
+    if args.strategy != "sample":
+        for name in SAMPLING_OPTIONS:
+            if getattr(args, name) is not None:
+                option = "--" + name.replace("_", "-")
+                fail(option, "used with --strategy sample", f"--strategy {args.strategy}",
+                     f"Add --strategy sample (the default) to sample, or drop {option}.")
+    if args.strategy != "beam" and args.beams is not None:
+        fail("--beams", "used with --strategy beam", f"--strategy {args.strategy}",
+             "Add --strategy beam to run beam search, or drop --beams.")
 
 
 def encode_prompt(tokenizer, prompt: str) -> list[int]:
@@ -98,9 +118,11 @@ def run_cli(args: argparse.Namespace) -> str:
     prompt_ids = encode_prompt(tokenizer, args.prompt)
     idx = torch.tensor([prompt_ids], dtype=torch.long)  # (1, T)
     if args.strategy == "beam":
-        sequence = beam_search(model, idx, args.max_new_tokens, num_beams=args.beams).sequence  # (1, T + n)
+        beams = DEFAULT_BEAMS if args.beams is None else args.beams
+        sequence = beam_search(model, idx, args.max_new_tokens, num_beams=beams).sequence  # (1, T + n)
     else:
-        sequence = generate(model, idx, args.max_new_tokens, strategy=args.strategy, temperature=args.temperature,
+        temperature = DEFAULT_TEMPERATURE if args.temperature is None else args.temperature
+        sequence = generate(model, idx, args.max_new_tokens, strategy=args.strategy, temperature=temperature,
                             top_k=args.top_k, top_p=args.top_p, seed=args.seed)  # (1, T + n)
     return tokenizer.decode(sequence[0, len(prompt_ids):].tolist())
 

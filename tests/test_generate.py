@@ -110,7 +110,12 @@ def test_help_explains_every_option(capsys):
         (["--top-k", "0"], r"--top-k must be an integer >= 1, got 0"),
         (["--top-p", "0"], r"--top-p must be in \(0\.0, 1\.0\], got 0\.0\. Use e\.g\. 0\.9"),
         (["--top-p", "1.5"], r"--top-p must be in \(0\.0, 1\.0\], got 1\.5"),
-        (["--beams", "0"], r"--beams must be an integer >= 1, got 0"),
+        (["--strategy", "beam", "--beams", "0"], r"--beams must be an integer >= 1, got 0"),
+        (["--beams", "4"], r"--beams must be used with --strategy beam, got --strategy sample\. Add --strategy beam"),
+        (["--strategy", "greedy", "--top-p", "0.9"],
+         r"--top-p must be used with --strategy sample, got --strategy greedy\. Add --strategy sample"),
+        (["--strategy", "beam", "--temperature", "0.5"], r"--temperature must be used with --strategy sample, got "
+         r"--strategy beam"),
         (["--max-new-tokens", "-1"], r"--max-new-tokens must be an integer >= 0, got -1"),
         (["--seed", "-2"], r"--seed must be an integer >= 0, got -2"),
     ],
