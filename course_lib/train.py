@@ -90,9 +90,13 @@ def baby_gpt_reference_training() -> TrainConfig:
 
 
 def course_default_training() -> TrainConfig:
-    """The course's default optimisation settings; pairs with ``configs.course_default``."""
-    return TrainConfig(max_steps=2000, batch_size=12, learning_rate=1e-3, min_lr=1e-4, warmup_steps=100,
-                       weight_decay=0.1, beta2=0.99, grad_clip=1.0, eval_interval=250, eval_iters=20)
+    """The course's default optimisation settings; pairs with ``configs.course_default``.
+
+    Batches of 32 (not 12) keep both CPU cores busy; with them the learning rate can be twice the baby
+    GPT's; 450 steps (0.9M training tokens, about 30 s on 2 cores) go below its final loss.
+    """
+    return TrainConfig(max_steps=450, batch_size=32, learning_rate=2e-3, min_lr=1e-4, warmup_steps=40,
+                       weight_decay=0.1, beta2=0.99, grad_clip=1.0, eval_interval=50, eval_iters=20)
 
 
 # name -> (model config preset, training settings preset); shared by the CLI and the benchmark

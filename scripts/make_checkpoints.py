@@ -46,7 +46,7 @@ class Recipe:
 
 
 RECIPES = {
-    "char_gpt_python_docs": Recipe(corpus="python-docs", preset="course-default", max_steps=1200, seed=0,
+    "char_gpt_python_docs": Recipe(corpus="python-docs", preset="course-default", max_steps=1000, seed=0,
                                    prompt="The for statement"),
 }
 
