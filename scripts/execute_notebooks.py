@@ -31,9 +31,11 @@ def notebooks_in(arguments: list[str]) -> list[Path]:
 def execute(path: Path) -> float:
     """Run ``path`` in place; return the seconds it took."""
     notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)  # old timestamps: they would only add noise to every diff
     start = time.perf_counter()
     NotebookClient(
-        notebook, kernel_name=KERNEL_NAME, timeout=300, store_widget_state=True,
+        notebook, kernel_name=KERNEL_NAME, timeout=300, store_widget_state=True, record_timing=False,
         resources={"metadata": {"path": str(path.parent)}},
     ).execute()
     nbformat.write(notebook, path)
