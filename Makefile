@@ -67,7 +67,7 @@ unit-test: setup
 	$(PY) -m pytest tests -m "not browser" -p no:cacheprovider
 
 notebook-test: setup
-	$(PY) -m pytest $(NOTEBOOKS) --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	$(PY) -m pytest -p tests.conftest $(NOTEBOOKS) --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 browser-test: setup
 	$(PY) -m pytest tests/browser -p no:cacheprovider

@@ -24,10 +24,6 @@ REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "artifacts"
 OFFLINE_SITE = Path(__file__).resolve().parent / "offline_site"
 
-_notebook_seconds: dict[str, float] = defaultdict(float)
-_notebook_peak_mb: dict[str, float] = defaultdict(float)
-
-
 def pytest_configure(config: pytest.Config) -> None:
     log = Path(tempfile.mkdtemp(prefix="course-offline-")) / "blocked.log"
     log.touch()
@@ -45,6 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from course_lib.offline import install_guard
 
     install_guard()
+    config.pluginmanager.register(NotebookBudget(), "course-notebook-budget")
 
     import matplotlib
 
@@ -56,7 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _kernel_peak_mb(item: pytest.Item) -> float | None:
-    """The memory high-water mark (VmHWM) of the kernel running an nbval cell, in MB (Linux only)."""
+    """The peak resident memory (VmHWM) of the kernel that nbval started for ``item``'s notebook, in MB."""
     kernel = getattr(item.parent, "kernel", None)
     process = getattr(getattr(getattr(kernel, "km", None), "provisioner", None), "process", None)
     status = Path(f"/proc/{getattr(process, 'pid', -1)}/status")
@@ -68,26 +65,40 @@ def _kernel_peak_mb(item: pytest.Item) -> float | None:
     return None
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item: pytest.Item):
-    start = time.perf_counter()
-    yield
-    if item.nodeid.split("::")[0].endswith(".ipynb"):
+class NotebookBudget:
+    """Each notebook's run time and kernel memory peak, written to artifacts/notebook_budget.json.
+
+    A plugin object rather than conftest hooks: hooks in tests/conftest.py would only see the items under
+    tests/, and the notebooks live in notebooks/.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.peak_mb: dict[str, float] = defaultdict(float)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item):
+        start = time.perf_counter()
+        yield
         notebook = item.nodeid.split("::")[0]
-        _notebook_seconds[notebook] += time.perf_counter() - start
-        peak = _kernel_peak_mb(item)
-        if peak is not None:
-            _notebook_peak_mb[notebook] = max(_notebook_peak_mb[notebook], peak)
+        if notebook.endswith(".ipynb"):
+            self.seconds[notebook] += time.perf_counter() - start
+            peak = _kernel_peak_mb(item)
+            if peak is not None:
+                self.peak_mb[notebook] = max(self.peak_mb[notebook], peak)
+
+    def pytest_sessionfinish(self) -> None:
+        if not self.seconds:
+            return
+        ARTIFACTS.mkdir(exist_ok=True)
+        report = {
+            notebook: {"seconds": round(seconds, 2), "memory_peak_mb": round(self.peak_mb.get(notebook, 0.0), 1)}
+            for notebook, seconds in sorted(self.seconds.items())
+        }
+        (ARTIFACTS / "notebook_budget.json").write_text(json.dumps(report, indent=2) + "\n")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if _notebook_seconds:
-        ARTIFACTS.mkdir(exist_ok=True)
-        report = {
-            notebook: {"seconds": round(seconds, 2), "memory_peak_mb": round(_notebook_peak_mb.get(notebook, 0.0), 1)}
-            for notebook, seconds in sorted(_notebook_seconds.items())
-        }
-        (ARTIFACTS / "notebook_budget.json").write_text(json.dumps(report, indent=2) + "\n")
     log = Path(session.config._course_offline_log)  # type: ignore[attr-defined]
     blocked = log.read_text().strip() if log.exists() else ""
     if blocked:
