@@ -326,13 +326,15 @@ def plot_results(results: dict, path: Path) -> None:
     rows = results["generation"]["rows"]
     lengths = [str(row["new_tokens"]) for row in rows]
     positions = range(len(rows))
-    right.bar([p - 0.2 for p in positions], [row["uncached"] for row in rows], width=0.4, label="without cache")
-    right.bar([p + 0.2 for p in positions], [row["cached"] for row in rows], width=0.4, label="with KV cache")
+    for offset, key, label in ((-0.2, "uncached", "without cache"), (0.2, "cached", "with KV cache")):
+        bars = right.bar([p + offset for p in positions], [row[key] for row in rows], width=0.4, label=label)
+        right.bar_label(bars, fmt="%.0f", fontsize=8)
+    right.set_ylim(top=1.25 * max(row["cached"] for row in rows))  # room for the legend above the bars
     right.set_xticks(list(positions), lengths)
     right.set_xlabel("new tokens")
     right.set_ylabel("tokens per second")
     right.set_title("generation speed (greedy, batch 1)")
-    right.legend()
+    right.legend(loc="upper center", ncols=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
