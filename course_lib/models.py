@@ -76,8 +76,10 @@ class Embeddings(nn.Module):
         return self.drop(x)
 
 
-def check_token_ids(argument: str, idx: torch.Tensor, block_size: int, start: int = 0) -> None:
-    """idx must be a LongTensor (B, T) whose T new positions fit after ``start`` cached ones in block_size."""
+def check_token_ids(argument: str, idx: torch.Tensor, config: TransformerConfig, start: int = 0) -> None:
+    """idx must be a LongTensor (B, T) of ids below vocab_size whose T new positions fit after ``start``
+    cached ones in block_size."""
+    block_size, vocab_size = config.block_size, config.vocab_size
     if not isinstance(idx, torch.Tensor) or idx.dtype != torch.long:
         given = f"dtype {idx.dtype}" if isinstance(idx, torch.Tensor) else type(idx).__name__
         fail(argument, "a LongTensor (torch.long) of token ids", given,
@@ -86,6 +88,11 @@ def check_token_ids(argument: str, idx: torch.Tensor, block_size: int, start: in
     T = idx.size(1)
     if T == 0:
         fail(argument, "at least one token long", f"shape {tuple(idx.shape)}", "Start from a prompt (or a BOS token).")
+    low, high = (int(idx.min()), int(idx.max())) if idx.numel() else (0, 0)
+    if low < 0 or high >= vocab_size:
+        bad = low if low < 0 else high
+        fail(argument, f"token ids from 0 to vocab_size - 1 = {vocab_size - 1}", f"id {bad}",
+             "Encode text with the tokenizer the model was built for (its vocab_size must equal the model's).")
     if start == 0 and T > block_size:
         fail(argument, f"at most block_size={block_size} tokens long", f"{T} tokens",
              f"Crop it to the last block_size tokens: {argument}[:, -{block_size}:].")
@@ -168,7 +175,7 @@ class DecoderOnlyLM(nn.Module):
         With a cache, idx holds only the new tokens; their positions continue from ``cache.length``.
         """
         start = 0 if cache is None else cache.length
-        check_token_ids("idx", idx, self.config.block_size, start)
+        check_token_ids("idx", idx, self.config, start)
         T = idx.size(1)
         x = self.embed(idx, start)  # (B, T, C)
         mask = causal_mask(T, start + T, device=idx.device)  # (T, T_k): no peeking at later tokens
@@ -210,7 +217,7 @@ class EncoderOnlyLM(nn.Module):
 
         For masked-language-model training set targets to the original ids at masked positions, -100 elsewhere.
         """
-        check_token_ids("idx", idx, self.config.block_size)
+        check_token_ids("idx", idx, self.config)
         x = self.embed(idx)  # (B, T, C)
         x, attentions = self.encoder(x, mask=padding_mask, rotary=self.embed.rotary, return_weights=return_attention)
         logits = self.lm_head(self.mlm_transform(x))  # (B, T, V)
@@ -240,7 +247,7 @@ class EncoderDecoderLM(nn.Module):
 
         With return_attention=True returns (memory, encoder attentions: per layer (B, H, S, S)).
         """
-        check_token_ids("src", src, self.config.block_size)
+        check_token_ids("src", src, self.config)
         x = self.embed(src)  # (B, S, C)
         memory, attentions = self.encoder(x, mask=src_padding_mask, rotary=self.embed.rotary,
                                           return_weights=return_attention)
@@ -259,7 +266,7 @@ class EncoderDecoderLM(nn.Module):
         With a cache, tgt holds only the new tokens; their positions continue from ``cache.length``.
         """
         start = 0 if cache is None else cache.length
-        check_token_ids("tgt", tgt, self.config.block_size, start)
+        check_token_ids("tgt", tgt, self.config, start)
         check_shape("memory", memory, ("B", "S", self.config.n_embd), "Pass the output of model.encode(src).")
         T = tgt.size(1)
         x = self.embed(tgt, start)  # (B, T, C)

@@ -283,6 +283,17 @@ def test_idx_must_be_a_2d_long_tensor():
         model(ids(4))
 
 
+def test_token_ids_outside_the_vocabulary_are_named():
+    model = DecoderOnlyLM(tiny())
+    vocab_size = model.config.vocab_size
+    with pytest.raises(CourseInputError, match=rf"idx must be token ids from 0 to vocab_size - 1 = {vocab_size - 1}, "
+                                               rf"got id {vocab_size}\. Encode text with the tokenizer"):
+        model(torch.tensor([[1, vocab_size, 2]]))
+    with pytest.raises(CourseInputError, match=r"tgt must be token ids from 0 .* got id -1"):
+        seq2seq = EncoderDecoderLM(tiny(EncoderDecoderConfig))
+        seq2seq(ids(1, 3), torch.tensor([[0, -1]]))
+
+
 def test_targets_must_match_idx():
     with pytest.raises(CourseInputError, match=r"targets must be a LongTensor of shape \(B, T\) = \(1, 4\)"):
         DecoderOnlyLM(tiny())(ids(1, 4), targets=ids(1, 3))
