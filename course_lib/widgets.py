@@ -37,6 +37,7 @@ OUTPUT_CLASS = "course-widget-output"
 _FONT = "font-family: system-ui, sans-serif; font-size: 13px; line-height: 1.3; color: #222;"
 _TOKEN_FONT = "font-family: ui-monospace, monospace; font-size: 14px;"
 _SLIDER_STYLE = {"description_width": "initial"}
+_SLIDER_LAYOUT = {"width": "400px"}  # a long track: easier to set precisely with a mouse or a touchpad
 _BAR_WIDTH_PX = 260  # a probability of 1.0 fills the whole bar
 
 
@@ -98,6 +99,12 @@ def _new_output() -> widgets.HTML:
     return output
 
 
+def _slider(kind: type[widgets.Widget], **options) -> widgets.Widget:
+    """A slider of ``kind`` (FloatSlider, IntSlider) with the course's look (whole label, long track);
+    ``options`` may override the layout."""
+    return kind(**{"style": _SLIDER_STYLE, "layout": _SLIDER_LAYOUT, **options})
+
+
 def _finish_layout(view: widgets.VBox, kind: str, controls: list[widgets.Widget], output: widgets.HTML) -> None:
     """Put controls above the output and tag the container with its CSS classes."""
     view.children = [widgets.HBox(controls, layout=widgets.Layout(flex_flow="row wrap")), output]
@@ -123,10 +130,8 @@ class TemperaturePreview(widgets.VBox):
     def __init__(self, temperature: float = 1.0):
         super().__init__()
         check_number("temperature", temperature, low=0.05, high=3.0, fix="The slider covers 0.05 to 3.")
-        self.temperature = widgets.FloatSlider(
-            value=temperature, min=0.05, max=3.0, step=0.05, description="temperature", style=_SLIDER_STYLE,
-            readout_format=".2f",
-        )
+        self.temperature = _slider(widgets.FloatSlider, value=temperature, min=0.05, max=3.0, step=0.05,
+                                   description="temperature", readout_format=".2f")
         self.output = _new_output()
         _finish_layout(self, "temperature-preview", [self.temperature], self.output)
         self.temperature.observe(self._update, names="value")
@@ -194,13 +199,13 @@ class SamplingWidget(widgets.VBox):
         self.logits = logits  # (V,)
         self.order = torch.argsort(logits, descending=True, stable=True)[:max_rows]  # rows never reorder
 
-        self.temperature = widgets.FloatSlider(value=temperature, min=0.0, max=3.0, step=0.05,
-                                               description="temperature", style=_SLIDER_STYLE, readout_format=".2f")
-        self.top_k = widgets.IntSlider(value=top_k, min=0, max=vocab_size, description="top-k", style=_SLIDER_STYLE)
-        self.top_p = widgets.FloatSlider(value=top_p, min=0.01, max=1.0, step=0.01, description="top-p",
-                                         style=_SLIDER_STYLE, readout_format=".2f")
-        self.min_p = widgets.FloatSlider(value=min_p, min=0.0, max=1.0, step=0.01, description="min-p",
-                                         style=_SLIDER_STYLE, readout_format=".2f")
+        self.temperature = _slider(widgets.FloatSlider, value=temperature, min=0.0, max=3.0, step=0.05,
+                                   description="temperature", readout_format=".2f")
+        self.top_k = _slider(widgets.IntSlider, value=top_k, min=0, max=vocab_size, description="top-k")
+        self.top_p = _slider(widgets.FloatSlider, value=top_p, min=0.01, max=1.0, step=0.01, description="top-p",
+                             readout_format=".2f")
+        self.min_p = _slider(widgets.FloatSlider, value=min_p, min=0.0, max=1.0, step=0.01, description="min-p",
+                             readout_format=".2f")
         self.output = _new_output()
         controls = [self.temperature, self.top_k, self.top_p, self.min_p]
         _finish_layout(self, "sampling", controls, self.output)
@@ -312,10 +317,11 @@ class AttentionMapWidget(widgets.VBox):
                          fix=f"The weights have {count} {name}s, numbered 0 to {count - 1}.")
         self.head_average = self.weights.mean(dim=1)  # (L, T_q, T_k)
 
-        self.layer = widgets.IntSlider(value=layer, min=0, max=n_layer - 1, description="layer",
-                                       style=_SLIDER_STYLE, disabled=n_layer == 1)
-        self.head = widgets.IntSlider(value=head, min=0, max=n_head - 1, description="head",
-                                      style=_SLIDER_STYLE, disabled=n_head == 1)
+        few_steps = {"width": "240px"}  # a handful of layers or heads: a short track is enough
+        self.layer = _slider(widgets.IntSlider, value=layer, min=0, max=n_layer - 1, description="layer",
+                             layout=few_steps, disabled=n_layer == 1)
+        self.head = _slider(widgets.IntSlider, value=head, min=0, max=n_head - 1, description="head",
+                            layout=few_steps, disabled=n_head == 1)
         self.average_heads = widgets.Checkbox(value=False, description="average heads", indent=False)
         self.output = _new_output()
         controls = [self.layer, self.head, self.average_heads]
