@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
+from course_lib.attention import padding_mask
 from course_lib.data import DATA_DIR
 from course_lib.validation import check_int, fail
 
@@ -196,9 +197,10 @@ def _check_pairs(pairs: Sequence[tuple[str, str]]) -> None:
 
 @dataclass
 class Seq2SeqBatch:
-    """Encoder-decoder batch: ``model(src, tgt_in, targets=tgt_out)``."""
+    """Encoder-decoder batch: ``model(src, tgt_in, targets=tgt_out, src_padding_mask=src_padding_mask)``."""
 
     src: torch.Tensor  # (B, S) source ids, PAD after the end
+    src_padding_mask: torch.Tensor  # (B, 1, 1, S) True at real source tokens: nobody attends to PAD
     tgt_in: torch.Tensor  # (B, T) BOS + target, PAD after the end (what the decoder reads)
     tgt_out: torch.Tensor  # (B, T) target + EOS, -100 after the end (what the decoder must predict)
 
@@ -208,8 +210,10 @@ def seq2seq_batch(pairs: Sequence[tuple[str, str]], vocab: Seq2SeqVocab) -> Seq2
     _check_pairs(pairs)
     sources = [vocab.encode(source) for source, _ in pairs]
     targets = [vocab.encode(target) for _, target in pairs]
+    src = _pad(sources, vocab.pad_id)  # (B, S)
     return Seq2SeqBatch(
-        src=_pad(sources, vocab.pad_id),  # (B, S)
+        src=src,
+        src_padding_mask=padding_mask(src, vocab.pad_id),  # (B, 1, 1, S)
         tgt_in=_pad([[vocab.bos_id] + t for t in targets], vocab.pad_id),  # (B, T)
         tgt_out=_pad([t + [vocab.eos_id] for t in targets], IGNORE_INDEX),  # (B, T)
     )

@@ -6,6 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from course_lib.configs import EncoderDecoderConfig
+from course_lib.models import EncoderDecoderLM
 from course_lib.tasks import (
     IGNORE_INDEX,
     SPLIT_SIZES,
@@ -144,6 +146,7 @@ PAD, BOS, EOS, SEP, IGN = 0, 1, 2, 3, IGNORE_INDEX
 def test_seq2seq_batch_for_encoder_decoder():
     batch = seq2seq_batch(PAIRS, Seq2SeqVocab("abc"))
     assert batch.src.tolist() == [[A, B, C], [A, B, PAD]]
+    assert batch.src_padding_mask.tolist() == [[[[True, True, True]]], [[[True, True, False]]]]
     assert batch.tgt_in.tolist() == [[BOS, C, B, A], [BOS, B, A, PAD]]
     assert batch.tgt_out.tolist() == [[C, B, A, EOS], [B, A, EOS, IGN]]
     assert batch.src.dtype == batch.tgt_in.dtype == batch.tgt_out.dtype == torch.long
@@ -181,3 +184,16 @@ def test_batch_errors():
         decoder_only_batch([("", "a")], vocab)
     with pytest.raises(CourseInputError, match=r"unknown character\(s\) 'z'"):
         seq2seq_batch([("abz", "zba")], vocab)
+
+
+def test_seq2seq_batch_padding_mask_makes_a_padded_row_equal_the_row_alone():
+    vocab = Seq2SeqVocab("abc")
+    torch.manual_seed(0)
+    model = EncoderDecoderLM(EncoderDecoderConfig(vocab_size=vocab.vocab_size, block_size=8, n_layer=1, n_head=2,
+                                                  n_embd=16)).eval()
+    batch = seq2seq_batch(PAIRS, vocab)  # row 1 has a padded source
+    alone = seq2seq_batch(PAIRS[1:], vocab)
+    logits = model(batch.src, batch.tgt_in, src_padding_mask=batch.src_padding_mask).logits  # (2, T, V)
+    logits_alone = model(alone.src, alone.tgt_in, src_padding_mask=alone.src_padding_mask).logits  # (1, T', V)
+    T = alone.tgt_in.size(1)
+    torch.testing.assert_close(logits[1, :T], logits_alone[0], atol=1e-5, rtol=0)
