@@ -1,6 +1,8 @@
-"""Tests for the arithmetic of benchmarks/run.py (the benchmark itself is `make bench`, not a test)."""
+"""Tests for benchmarks/run.py: its arithmetic and its reports (the benchmark itself is `make bench`, not a test)."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import torch
@@ -48,3 +50,12 @@ def test_artifact_tables_render_both_reports_and_skip_odd_entries():
     assert "| 01_attention.ipynb | 12.5 | 410.0 |" in text
     assert "| sampling | 2 | 30.0 | 40.0 |" in text and "empty" not in text
     assert bench.artifact_tables({}) == []
+
+
+def test_committed_report_is_the_committed_results_rendered(tmp_path):
+    results = json.loads((bench.RESULTS_DIR / "results.json").read_text(encoding="utf-8"))
+    assert (bench.RESULTS_DIR / "results.md").read_text(encoding="utf-8") == bench.markdown_report(results), (
+        "benchmarks/results.md does not match results.json: run `make bench` and commit all three files.")
+    assert not results["quick"], "the committed results come from a --quick smoke run: run `make bench`."
+    bench.plot_results(results, tmp_path / "results.png")
+    assert (tmp_path / "results.png").stat().st_size > 10_000
