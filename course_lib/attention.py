@@ -109,7 +109,7 @@ def scaled_dot_product_attention(
 
     Returns:
         output (B, H, T_q, D_v) and the attention weights (B, H, T_q, T_k) before dropout
-        (each row sums to 1, masked entries are 0).
+        (each row sums to 1, masked entries are 0; a row whose keys are all masked is all 0).
     """
     _check_qkv(q, k, v)
     check_attention_mask(mask, q, k)
@@ -117,6 +117,8 @@ def scaled_dot_product_attention(
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))  # a masked key gets weight exp(-inf) = 0
     weights = scores.softmax(dim=-1)  # (B, H, T_q, T_k)
+    if mask is not None:  # a query that may attend to nothing would get 0/0 = NaN: give it all-zero weights
+        weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)  # as torch's fused kernel does
     output = F.dropout(weights, p=dropout_p) @ v  # (B, H, T_q, D_v)
     return output, weights
 

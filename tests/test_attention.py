@@ -65,6 +65,16 @@ def test_attention_with_more_keys_than_queries_equals_torch_sdpa():
     torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=1e-6, rtol=0)
 
 
+def test_a_query_with_every_key_masked_gets_zeros_like_torch_sdpa():
+    torch.manual_seed(0)
+    q, k, v = torch.randn(B, H, T, D), torch.randn(B, H, S, D), torch.randn(B, H, S, D)
+    mask = torch.ones(T, S, dtype=torch.bool)
+    mask[1] = False  # query 1 may attend to nothing (e.g. a padded query over padded keys)
+    out, weights = scaled_dot_product_attention(q, k, v, mask)
+    assert (weights[:, :, 1] == 0).all() and (out[:, :, 1] == 0).all()
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=1e-6, rtol=0)
+
+
 def copy_from_torch(ours: MultiHeadAttention, theirs: torch.nn.MultiheadAttention) -> None:
     """torch keeps q, k, v projections stacked in in_proj_weight (3C, C); ours are three Linear layers."""
     with torch.no_grad():
