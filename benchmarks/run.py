@@ -31,6 +31,7 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -58,6 +59,16 @@ PROMPT = "The for statement is used to iterate"
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def best_seconds(run: Callable[[], object], repeats: int) -> float:
+    """The fastest of ``repeats`` timings of ``run()`` (the minimum is the least disturbed by other work)."""
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def matmul_flops(sizes: tuple[int, ...] = (512, 1024, 2048), repeats: int = 5) -> dict:
     """Best float32 ``torch.matmul`` FLOP/s over square sizes, best of ``repeats`` timings each."""
     by_size = {}
@@ -65,13 +76,8 @@ def matmul_flops(sizes: tuple[int, ...] = (512, 1024, 2048), repeats: int = 5) -
         a, b = torch.randn(n, n), torch.randn(n, n)
         calls = max(1, int(4e9 // (2 * n**3)))  # about 4 GFLOP per timing
         torch.matmul(a, b)  # warm-up
-        best = math.inf
-        for _ in range(repeats):
-            start = time.perf_counter()
-            for _ in range(calls):
-                torch.matmul(a, b)
-            best = min(best, (time.perf_counter() - start) / calls)
-        by_size[str(n)] = 2 * n**3 / best
+        seconds = best_seconds(lambda: [torch.matmul(a, b) for _ in range(calls)], repeats) / calls
+        by_size[str(n)] = 2 * n**3 / seconds
     return {"flops_per_second": max(by_size.values()), "by_size": by_size}
 
 
@@ -89,13 +95,8 @@ def matmul_flops_at_model_shapes(config, batch_size: int, repeats: int = 5) -> f
     for inner, outer in shapes:
         a, b = torch.randn(rows, inner), torch.randn(inner, outer)
         torch.matmul(a, b)  # warm-up
-        best = math.inf
-        for _ in range(repeats):
-            start = time.perf_counter()
-            torch.matmul(a, b)
-            best = min(best, time.perf_counter() - start)
         total_flops += 2 * rows * inner * outer
-        total_seconds += best
+        total_seconds += best_seconds(lambda: torch.matmul(a, b), repeats)
     return total_flops / total_seconds
 
 
@@ -124,6 +125,16 @@ def time_to_reach(history: History, target: float) -> dict | None:
     return None
 
 
+def build_and_train(name: str, config: DecoderOnlyConfig, cfg: TrainConfig, data: dict, progress: bool
+                    ) -> tuple[torch.nn.Module, History, float]:
+    """Build ``config`` from seed ``cfg.seed``, train it on the benchmark text; returns model, history, FLOP/s."""
+    torch.manual_seed(cfg.seed)
+    model = build_model(config)
+    print(f"training {name}: {count_parameters(model):,} parameters, {cfg.max_steps} steps", file=sys.stderr)
+    history = train(model, data["train"], data["val"], cfg, progress=progress)
+    return model, history, training_flops_per_token(model) * history.final["tokens_per_second"]
+
+
 def train_preset(name: str, data: dict, quick: bool) -> tuple[torch.nn.Module, dict]:
     """Train preset ``name`` (see course_lib.train.PRESETS) on the benchmark text; returns model and facts."""
     model_preset, train_settings = PRESETS[name]
@@ -133,19 +144,15 @@ def train_preset(name: str, data: dict, quick: bool) -> tuple[torch.nn.Module, d
         cfg = replace(cfg, max_steps=max(1, cfg.max_steps // 40), warmup_steps=min(cfg.warmup_steps, 5))
     eval_iters = max(1, math.ceil(EVAL_TOKENS / (cfg.batch_size * config.block_size)) // (8 if quick else 1))
     cfg = replace(cfg, eval_interval=max(1, cfg.max_steps // EVALS_PER_RUN), eval_iters=eval_iters, seed=0)
-    torch.manual_seed(cfg.seed)
-    model = build_model(config)
-    print(f"training {name}: {count_parameters(model):,} parameters, {cfg.max_steps} steps", file=sys.stderr)
-    history = train(model, data["train"], data["val"], cfg, progress=True)
-    flops_per_token = training_flops_per_token(model)
+    model, history, flops_per_second = build_and_train(name, config, cfg, data, progress=True)
     facts = {
         "name": name,
         "model_config": config.to_dict(),
         "train_config": asdict(cfg),
         "params": count_parameters(model),
-        "flops_per_token": flops_per_token,
+        "flops_per_token": training_flops_per_token(model),
         "final": history.final,
-        "training_flops_per_second": flops_per_token * history.final["tokens_per_second"],
+        "training_flops_per_second": flops_per_second,
         "matmul_flops_at_model_shapes": matmul_flops_at_model_shapes(config, cfg.batch_size, repeats=2 if quick else 5),
         "history": history.to_dict(),
     }
@@ -161,10 +168,7 @@ def wide_model_efficiency(data: dict, matmul_peak: float, quick: bool) -> dict:
     config = DecoderOnlyConfig(vocab_size=data["vocab_size"], block_size=128, n_layer=4, n_head=6, n_embd=384)
     steps = 5 if quick else 30
     cfg = TrainConfig(max_steps=steps, batch_size=16, warmup_steps=1, eval_interval=steps, eval_iters=1, seed=0)
-    torch.manual_seed(0)
-    model = build_model(config)
-    history = train(model, data["train"], data["val"], cfg, progress=False)
-    flops_per_second = training_flops_per_token(model) * history.final["tokens_per_second"]
+    _, history, flops_per_second = build_and_train("wide model", config, cfg, data, progress=False)
     return {"model_config": config.to_dict(), "steps": steps, "batch_size": cfg.batch_size,
             "tokens_per_second": history.final["tokens_per_second"], "training_flops_per_second": flops_per_second,
             "efficiency": flops_per_second / matmul_peak}
@@ -178,12 +182,11 @@ def generation_speed(model: torch.nn.Module, prompt_ids: list[int], repeats: int
         row = {"new_tokens": new_tokens}
         outputs = {}
         for use_cache in (False, True):
-            best = math.inf
-            for _ in range(repeats):
-                start = time.perf_counter()
-                outputs[use_cache] = generate(model, prompt, new_tokens, strategy="greedy", use_cache=use_cache)
-                best = min(best, time.perf_counter() - start)
-            row["cached" if use_cache else "uncached"] = new_tokens / best
+            def run() -> torch.Tensor:
+                return generate(model, prompt, new_tokens, strategy="greedy", use_cache=use_cache)  # (1, T + n)
+
+            outputs[use_cache] = run()  # warm-up; its tokens are compared below
+            row["cached" if use_cache else "uncached"] = new_tokens / best_seconds(run, repeats)
         row["speedup"] = row["cached"] / row["uncached"]
         row["same_tokens"] = bool(torch.equal(outputs[False], outputs[True]))
         rows.append(row)

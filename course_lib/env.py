@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO / "data"
 EXPECTED_TORCH = "2.13.0"
 MIN_PYTHON = (3, 11)
+CHECKPOINT_FIX = "Run `git checkout -- data/checkpoints` to restore them, or `make checkpoints` to retrain them."
 SETUP_FIX = "In a terminal, in the course folder, run `make lab` (it installs what is missing) and reopen this notebook."
 
 
@@ -101,8 +102,7 @@ def check_checkpoints(checkpoint_dir: Path = DATA_DIR / "checkpoints") -> Check:
         return Check("Checkpoints", False, f"cannot load checkpoints: {error}", SETUP_FIX)
     directories = sorted(path for path in checkpoint_dir.glob("*") if path.is_dir())
     if not directories:
-        return Check("Checkpoints", False, f"no checkpoints in {checkpoint_dir}",
-                     "Run `git checkout -- data/checkpoints` to restore them, or `make checkpoints` to retrain them.")
+        return Check("Checkpoints", False, f"no checkpoints in {checkpoint_dir}", CHECKPOINT_FIX)
     broken = []
     for directory in directories:
         try:
@@ -110,8 +110,7 @@ def check_checkpoints(checkpoint_dir: Path = DATA_DIR / "checkpoints") -> Check:
         except CheckpointError as error:
             broken.append(f"{directory.name} ({str(error).split('. ')[0]})")
     if broken:
-        return Check("Checkpoints", False, "; ".join(broken),
-                     "Run `git checkout -- data/checkpoints` to restore them, or `make checkpoints` to retrain them.")
+        return Check("Checkpoints", False, "; ".join(broken), CHECKPOINT_FIX)
     return Check("Checkpoints", True, f"{len(directories)} pretrained model(s) load and pass their checksum")
 
 

@@ -51,6 +51,11 @@ RECIPES = {
 }
 
 
+def checkpoint_bytes(directory: Path) -> int:
+    """Bytes on disk of one checkpoint directory (weights + checkpoint.json)."""
+    return sum(path.stat().st_size for path in directory.iterdir())
+
+
 def make_checkpoint(name: str, recipe: Recipe) -> Path:
     """Train ``recipe`` and save it as data/checkpoints/<name>; returns the directory."""
     text = load_corpus(recipe.corpus)
@@ -79,7 +84,7 @@ def make_checkpoint(name: str, recipe: Recipe) -> Path:
         "history": {key: getattr(history, key) for key in ("step", "train_loss", "val_loss", "lr")},
     }
     directory = save_checkpoint(OUT_DIR / name, model, tokenizer, metadata)
-    size = sum(path.stat().st_size for path in directory.iterdir())
+    size = checkpoint_bytes(directory)
     if size > MAX_BYTES:
         raise SystemExit(f"{directory} is {size:,} bytes, over the limit of {MAX_BYTES:,}: make the model smaller.")
     loaded = load_checkpoint(directory)  # the round trip must work
