@@ -20,11 +20,12 @@ PORT ?= 8888
 # JupyterLab refuses to run as root (containers, CI, Binder's root shells) unless told it is fine.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)
 
-.PHONY: help setup lab test unit-test notebook-test browser-test notebooks sync data checkpoints bench browser-deps clean
+.PHONY: help setup lab test lint format unit-test notebook-test browser-test notebooks sync data checkpoints bench browser-deps clean
 
 help:
 	@echo "make lab          set up (first time) and open JupyterLab on the course"
 	@echo "make test         set up (first time) and run every test (unit, pairing, notebooks, browser)"
+	@echo "make lint         ruff: lint and format check (part of make test); make format fixes what it can"
 	@echo "make notebooks    re-execute every notebook in place (refreshes committed outputs)"
 	@echo "make sync         bring each notebook and its jupytext .py twin back in step"
 	@echo "make data         rebuild data/ (corpora and task splits) from installed sources"
@@ -58,10 +59,19 @@ lab: setup $(LAB_SETTINGS)
 	  $(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) $(ALLOW_ROOT) \
 	  --ServerApp.root_dir=$(CURDIR)/notebooks --LabApp.default_url=/lab/tree/week07_generative_transformers/00_welcome.ipynb
 
-# Everything: unit tests, the jupytext pairing check, nbval (strict) on every notebook, the browser suite.
-test: setup
+# Everything: lint and format check, unit tests, the jupytext pairing check, nbval (strict) on every notebook,
+# the browser suite.
+test: setup lint
 	$(PY) -m pytest tests $(NOTEBOOKS) --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	  --nbval-cell-timeout=120 -p no:cacheprovider
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 unit-test: setup
 	$(PY) -m pytest tests -m "not browser" -p no:cacheprovider

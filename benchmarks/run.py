@@ -120,13 +120,17 @@ def time_to_reach(history: History, target: float) -> dict | None:
         if loss1 <= target:
             share = 1.0 if loss0 == loss1 else (loss0 - target) / (loss0 - loss1)  # where the line crosses
             share = min(max(share, 0.0), 1.0)
-            return {"step": step0 + share * (step1 - step0), "seconds": sec0 + share * (sec1 - sec0),
-                    "wall_seconds": wall0 + share * (wall1 - wall0)}
+            return {
+                "step": step0 + share * (step1 - step0),
+                "seconds": sec0 + share * (sec1 - sec0),
+                "wall_seconds": wall0 + share * (wall1 - wall0),
+            }
     return None
 
 
-def build_and_train(name: str, config: DecoderOnlyConfig, cfg: TrainConfig, data: dict, progress: bool
-                    ) -> tuple[torch.nn.Module, History, float]:
+def build_and_train(
+    name: str, config: DecoderOnlyConfig, cfg: TrainConfig, data: dict, progress: bool
+) -> tuple[torch.nn.Module, History, float]:
     """Build ``config`` from seed ``cfg.seed``, train it on the benchmark text; returns model, history, FLOP/s."""
     torch.manual_seed(cfg.seed)
     model = build_model(config)
@@ -153,7 +157,9 @@ def train_preset(name: str, data: dict, quick: bool) -> tuple[torch.nn.Module, d
         "flops_per_token": training_flops_per_token(model),
         "final": history.final,
         "training_flops_per_second": flops_per_second,
-        "matmul_flops_at_model_shapes": matmul_flops_at_model_shapes(config, cfg.batch_size, repeats=2 if quick else 5),
+        "matmul_flops_at_model_shapes": matmul_flops_at_model_shapes(
+            config, cfg.batch_size, repeats=2 if quick else 5
+        ),
         "history": history.to_dict(),
     }
     return model, facts
@@ -167,11 +173,18 @@ def wide_model_efficiency(data: dict, matmul_peak: float, quick: bool) -> dict:
     """
     config = DecoderOnlyConfig(vocab_size=data["vocab_size"], block_size=128, n_layer=4, n_head=6, n_embd=384)
     steps = 5 if quick else 30
-    cfg = TrainConfig(max_steps=steps, batch_size=16, warmup_steps=1, eval_interval=steps, eval_iters=1, seed=0)
+    cfg = TrainConfig(
+        max_steps=steps, batch_size=16, warmup_steps=1, eval_interval=steps, eval_iters=1, seed=0
+    )
     _, history, flops_per_second = build_and_train("wide model", config, cfg, data, progress=False)
-    return {"model_config": config.to_dict(), "steps": steps, "batch_size": cfg.batch_size,
-            "tokens_per_second": history.final["tokens_per_second"], "training_flops_per_second": flops_per_second,
-            "efficiency": flops_per_second / matmul_peak}
+    return {
+        "model_config": config.to_dict(),
+        "steps": steps,
+        "batch_size": cfg.batch_size,
+        "tokens_per_second": history.final["tokens_per_second"],
+        "training_flops_per_second": flops_per_second,
+        "efficiency": flops_per_second / matmul_peak,
+    }
 
 
 def generation_speed(model: torch.nn.Module, prompt_ids: list[int], repeats: int = 3) -> list[dict]:
@@ -182,8 +195,11 @@ def generation_speed(model: torch.nn.Module, prompt_ids: list[int], repeats: int
         row = {"new_tokens": new_tokens}
         outputs = {}
         for use_cache in (False, True):
+
             def run() -> torch.Tensor:
-                return generate(model, prompt, new_tokens, strategy="greedy", use_cache=use_cache)  # (1, T + n)
+                return generate(
+                    model, prompt, new_tokens, strategy="greedy", use_cache=use_cache
+                )  # (1, T + n)
 
             outputs[use_cache] = run()  # warm-up; its tokens are compared below
             row["cached" if use_cache else "uncached"] = new_tokens / best_seconds(run, repeats)
@@ -235,26 +251,37 @@ def markdown_report(results: dict) -> str:
     ]
     for run in (reference, course):
         cross = run["reaches_target"]
-        where = ("never", "-", "-") if cross is None else (
-            f"{cross['step']:.0f}", f"{cross['seconds']:.1f}", f"{cross['wall_seconds']:.1f}")
+        where = (
+            ("never", "-", "-")
+            if cross is None
+            else (f"{cross['step']:.0f}", f"{cross['seconds']:.1f}", f"{cross['wall_seconds']:.1f}")
+        )
         cfg, config = run["train_config"], run["model_config"]
         lines.append(
             f"| {run['name']} | {run['params']:,} | {run['final']['steps']} | {cfg['batch_size']} x "
             f"{config['block_size']} | {run['final']['val_loss']:.4f} | {run['final']['tokens_per_second']:,.0f} | "
             f"{where[0]} | {where[1]} | {where[2]} |"
         )
-    ratio, wall_ratio = (("n/a" if value is None else f"{value:.2f}") for value in (speed["time_ratio"], speed["wall_ratio"]))
+    ratio, wall_ratio = (
+        ("n/a" if value is None else f"{value:.2f}") for value in (speed["time_ratio"], speed["wall_ratio"])
+    )
     verdict = "met" if speed["time_ratio"] is not None and speed["time_ratio"] <= 0.5 else "missed"
     lines += [
         "",
         f"**Time ratio (course default / reference, training seconds): {ratio}** (target <= 0.50: {verdict}); "
         f"with evaluation time included: {wall_ratio}.",
         "",
-        "Model settings of the course default: " + ", ".join(
-            f"{key}={course['model_config'][key]}" for key in
-            ("n_layer", "n_head", "n_embd", "block_size", "positional", "bias", "activation")) + "; training: " +
-        ", ".join(f"{key}={course['train_config'][key]}" for key in
-                  ("max_steps", "batch_size", "learning_rate", "min_lr", "warmup_steps", "weight_decay")) + ".",
+        "Model settings of the course default: "
+        + ", ".join(
+            f"{key}={course['model_config'][key]}"
+            for key in ("n_layer", "n_head", "n_embd", "block_size", "positional", "bias", "activation")
+        )
+        + "; training: "
+        + ", ".join(
+            f"{key}={course['train_config'][key]}"
+            for key in ("max_steps", "batch_size", "learning_rate", "min_lr", "warmup_steps", "weight_decay")
+        )
+        + ".",
         "",
         "## Hardware efficiency",
         "",
@@ -266,9 +293,11 @@ def markdown_report(results: dict) -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for run in (reference, course):
-        lines.append(f"| {run['name']} | {run['flops_per_token'] / 1e6:.2f} M | "
-                     f"{run['training_flops_per_second'] / 1e9:.1f} | {run['efficiency']:.0%} | "
-                     f"{run['matmul_flops_at_model_shapes'] / 1e9:.1f} | {run['efficiency_at_model_shapes']:.0%} |")
+        lines.append(
+            f"| {run['name']} | {run['flops_per_token'] / 1e6:.2f} M | "
+            f"{run['training_flops_per_second'] / 1e9:.1f} | {run['efficiency']:.0%} | "
+            f"{run['matmul_flops_at_model_shapes'] / 1e9:.1f} | {run['efficiency_at_model_shapes']:.0%} |"
+        )
     verdict = "met" if course["efficiency"] >= 0.6 else "missed"
     lines += [
         "",
@@ -295,10 +324,18 @@ def markdown_report(results: dict) -> str:
         "| ---: | ---: | ---: | ---: | --- |",
     ]
     for row in gen["rows"]:
-        lines.append(f"| {row['new_tokens']} | {row['uncached']:,.0f} | {row['cached']:,.0f} | "
-                     f"{row['speedup']:.1f}x | {'yes' if row['same_tokens'] else 'NO'} |")
-    lines += ["", "Sample from the trained course default (greedy, 200 characters):", "", "```text",
-              PROMPT + results["sample"], "```"]
+        lines.append(
+            f"| {row['new_tokens']} | {row['uncached']:,.0f} | {row['cached']:,.0f} | "
+            f"{row['speedup']:.1f}x | {'yes' if row['same_tokens'] else 'NO'} |"
+        )
+    lines += [
+        "",
+        "Sample from the trained course default (greedy, 200 characters):",
+        "",
+        "```text",
+        PROMPT + results["sample"],
+        "```",
+    ]
     lines += artifact_tables(results["artifacts"])
     return "\n".join(lines) + "\n"
 
@@ -308,8 +345,13 @@ def artifact_tables(artifacts: dict) -> list[str]:
     lines = []
     budget = artifacts.get("notebook_budget")
     if isinstance(budget, dict) and budget:
-        lines += ["", "## Notebook budget (from `artifacts/notebook_budget.json`)", "",
-                  "| notebook | seconds | memory peak (MB) |", "| --- | ---: | ---: |"]
+        lines += [
+            "",
+            "## Notebook budget (from `artifacts/notebook_budget.json`)",
+            "",
+            "| notebook | seconds | memory peak (MB) |",
+            "| --- | ---: | ---: |",
+        ]
         for notebook, row in budget.items():
             row = row if isinstance(row, dict) else {}
             lines.append(f"| {notebook} | {row.get('seconds', '?')} | {row.get('memory_peak_mb', '?')} |")
@@ -322,10 +364,16 @@ def artifact_tables(artifacts: dict) -> list[str]:
             lines.append("")
         lines += ["| widget | controls timed | median ms | max ms |", "| --- | ---: | ---: | ---: |"]
         for widget in latency.get("widgets", []):
-            times = [c["latency_ms"] for c in widget.get("controls", []) if isinstance(c.get("latency_ms"), (int, float))]
+            times = [
+                c["latency_ms"]
+                for c in widget.get("controls", [])
+                if isinstance(c.get("latency_ms"), (int, float))
+            ]
             if times:
-                lines.append(f"| {widget.get('widget', '?')} | {len(times)} | {statistics.median(times):.1f} | "
-                             f"{max(times):.1f} |")
+                lines.append(
+                    f"| {widget.get('widget', '?')} | {len(times)} | {statistics.median(times):.1f} | "
+                    f"{max(times):.1f} |"
+                )
     return lines
 
 
@@ -377,8 +425,13 @@ def load_benchmark_data() -> dict:
     text = load_corpus(CORPUS)
     tokenizer = CharTokenizer.from_text(text)
     train_ids, val_ids = split_train_val(encode_corpus(text, tokenizer), val_fraction=0.1)
-    return {"text": text, "tokenizer": tokenizer, "vocab_size": tokenizer.vocab_size, "train": train_ids,
-            "val": val_ids}
+    return {
+        "text": text,
+        "tokenizer": tokenizer,
+        "vocab_size": tokenizer.vocab_size,
+        "train": train_ids,
+        "val": val_ids,
+    }
 
 
 def run(quick: bool = False, out_dir: Path = RESULTS_DIR) -> dict:
@@ -394,12 +447,21 @@ def run(quick: bool = False, out_dir: Path = RESULTS_DIR) -> dict:
         models[name], runs[name] = train_preset(name, data, quick)
     target = runs["baby-gpt-reference"]["final"]["val_loss"]
     for facts in runs.values():
-        history = History(**{key: facts["history"][key] for key in ("step", "train_loss", "val_loss", "lr",
-                                                                      "seconds", "wall_seconds")})
+        history = History(
+            **{
+                key: facts["history"][key]
+                for key in ("step", "train_loss", "val_loss", "lr", "seconds", "wall_seconds")
+            }
+        )
         facts["reaches_target"] = time_to_reach(history, target)
         facts["efficiency"] = facts["training_flops_per_second"] / matmul["flops_per_second"]
-        facts["efficiency_at_model_shapes"] = facts["training_flops_per_second"] / facts["matmul_flops_at_model_shapes"]
-    reference_cross, course_cross = runs["baby-gpt-reference"]["reaches_target"], runs["course-default"]["reaches_target"]
+        facts["efficiency_at_model_shapes"] = (
+            facts["training_flops_per_second"] / facts["matmul_flops_at_model_shapes"]
+        )
+    reference_cross, course_cross = (
+        runs["baby-gpt-reference"]["reaches_target"],
+        runs["course-default"]["reaches_target"],
+    )
     both = reference_cross is not None and course_cross is not None
     time_to_target = {
         "target_val_loss": target,
@@ -413,12 +475,19 @@ def run(quick: bool = False, out_dir: Path = RESULTS_DIR) -> dict:
     print("measuring generation speed", file=sys.stderr)
     course_model, tokenizer = models["course-default"], data["tokenizer"]
     prompt_ids = tokenizer.encode(PROMPT)
-    sample_ids = generate(course_model, torch.tensor([prompt_ids]), 200, strategy="greedy")[0, len(prompt_ids):]
+    sample_ids = generate(course_model, torch.tensor([prompt_ids]), 200, strategy="greedy")[
+        0, len(prompt_ids) :
+    ]
     block_size = max(course_model.config.block_size, len(prompt_ids) + max(GENERATION_LENGTHS))
     torch.manual_seed(0)
-    speed_model = build_model(replace(course_model.config, block_size=block_size)).eval()  # weights do not matter
-    generation = {"block_size": block_size, "prompt_tokens": len(prompt_ids),
-                  "rows": generation_speed(speed_model, prompt_ids, repeats=1 if quick else 3)}
+    speed_model = build_model(
+        replace(course_model.config, block_size=block_size)
+    ).eval()  # weights do not matter
+    generation = {
+        "block_size": block_size,
+        "prompt_tokens": len(prompt_ids),
+        "rows": generation_speed(speed_model, prompt_ids, repeats=1 if quick else 3),
+    }
 
     results = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -433,8 +502,12 @@ def run(quick: bool = False, out_dir: Path = RESULTS_DIR) -> dict:
             "load_average_start": [round(x, 2) for x in load_start],
             "load_average_end": [round(x, 2) for x in os.getloadavg()],
         },
-        "data": {"corpus": CORPUS, "characters": len(data["text"]), "vocab_size": data["vocab_size"],
-                 "sha256": text_checksum(data["text"])},
+        "data": {
+            "corpus": CORPUS,
+            "characters": len(data["text"]),
+            "vocab_size": data["vocab_size"],
+            "sha256": text_checksum(data["text"]),
+        },
         "matmul": matmul,
         "runs": runs,
         "wide_model_efficiency": wide,
@@ -452,16 +525,30 @@ def run(quick: bool = False, out_dir: Path = RESULTS_DIR) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="1/40 of the training steps: checks that everything runs (numbers are meaningless)")
-    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR,
-                        help="where results.json, results.md and results.png go (default: benchmarks/)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="1/40 of the training steps: checks that everything runs (numbers are meaningless)",
+    )
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=RESULTS_DIR,
+        help="where results.json, results.md and results.png go (default: benchmarks/)",
+    )
     args = parser.parse_args(argv)
     results = run(quick=args.quick, out_dir=args.out_dir)
     speed = results["time_to_target"]
-    print(json.dumps({"time_ratio": speed["time_ratio"], "target_val_loss": speed["target_val_loss"],
-                      "efficiency": {name: round(run["efficiency"], 3) for name, run in results["runs"].items()},
-                      "kv_cache_speedup_256": results["generation"]["rows"][-1]["speedup"]}))
+    print(
+        json.dumps(
+            {
+                "time_ratio": speed["time_ratio"],
+                "target_val_loss": speed["target_val_loss"],
+                "efficiency": {name: round(run["efficiency"], 3) for name, run in results["runs"].items()},
+                "kv_cache_speedup_256": results["generation"]["rows"][-1]["speedup"],
+            }
+        )
+    )
     return 0
 
 

@@ -44,7 +44,9 @@ def causal_mask(t_q: int, t_k: int | None = None, device: torch.device | str | N
     """
     t_k = t_q if t_k is None else t_k
     check_int("t_q", t_q, minimum=1, fix="Pass the number of query positions.")
-    check_int("t_k", t_k, minimum=t_q, fix="Keys include every query position (and any cached ones before them).")
+    check_int(
+        "t_k", t_k, minimum=t_q, fix="Keys include every query position (and any cached ones before them)."
+    )
     ones = torch.ones(t_q, t_k, dtype=torch.bool, device=device)  # (T_q, T_k)
     return ones.tril(diagonal=t_k - t_q)
 
@@ -67,7 +69,7 @@ def check_attention_mask(mask: torch.Tensor | None, q: torch.Tensor, k: torch.Te
     fix = "True means 'may attend'. Build one with causal_mask(T_q, T_k) or padding_mask(token_ids, pad_id)."
     if mask.dtype != torch.bool:
         fail("mask", wanted, f"dtype {mask.dtype}", fix)
-    trailing = expected[len(expected) - mask.dim():] if mask.dim() <= 4 else None
+    trailing = expected[len(expected) - mask.dim() :] if mask.dim() <= 4 else None
     if trailing is None or any(m not in (1, e) for m, e in zip(mask.shape, trailing)):
         fail("mask", wanted, f"shape {tuple(mask.shape)}", fix)
 
@@ -86,9 +88,17 @@ def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
     check_same_size("v", v.size(0), "q", q.size(0), "batch size B (dim 0)", fix)
     check_same_size("k", k.size(1), "q", q.size(1), "number of heads H (dim 1)", fix)
     check_same_size("v", v.size(1), "q", q.size(1), "number of heads H (dim 1)", fix)
-    check_same_size("k", k.size(3), "q", q.size(3), "head size D (dim 3)", "q and k are compared by a dot product.")
-    check_same_size("v", v.size(2), "k", k.size(2), "number of key positions T_k (dim 2)",
-                    "Every key needs exactly one value.")
+    check_same_size(
+        "k", k.size(3), "q", q.size(3), "head size D (dim 3)", "q and k are compared by a dot product."
+    )
+    check_same_size(
+        "v",
+        v.size(2),
+        "k",
+        k.size(2),
+        "number of key positions T_k (dim 2)",
+        "Every key needs exactly one value.",
+    )
 
 
 def scaled_dot_product_attention(
@@ -137,7 +147,12 @@ class MultiHeadAttention(nn.Module):
     def __init__(self, n_embd: int, n_head: int, bias: bool = True, dropout: float = 0.0) -> None:
         super().__init__()
         if n_embd % n_head != 0:
-            fail("n_embd", f"divisible by n_head={n_head}", n_embd, "Every head gets n_embd // n_head dimensions.")
+            fail(
+                "n_embd",
+                f"divisible by n_head={n_head}",
+                n_embd,
+                "Every head gets n_embd // n_head dimensions.",
+            )
         self.n_embd = n_embd
         self.n_head = n_head
         self.head_dim = n_embd // n_head
@@ -202,14 +217,25 @@ class MultiHeadAttention(nn.Module):
         return self.out_proj(self.merge_heads(y)), weights  # (B, T, C)
 
     def _check_inputs(
-        self, x: torch.Tensor, context: torch.Tensor | None, cache: KVCache | None, rotary: RotaryEmbedding | None
+        self,
+        x: torch.Tensor,
+        context: torch.Tensor | None,
+        cache: KVCache | None,
+        rotary: RotaryEmbedding | None,
     ) -> None:
         check_shape("x", x, ("B", "T", self.n_embd), f"The last dimension must be n_embd={self.n_embd}.")
         if context is None:
             return
-        check_shape("context", context, ("B", "S", self.n_embd), f"The last dimension must be n_embd={self.n_embd}.")
-        check_same_size("context", context.size(0), "x", x.size(0), "batch size B",
-                        "Pair each sequence with its context.")
+        check_shape(
+            "context", context, ("B", "S", self.n_embd), f"The last dimension must be n_embd={self.n_embd}."
+        )
+        check_same_size(
+            "context", context.size(0), "x", x.size(0), "batch size B", "Pair each sequence with its context."
+        )
         if cache is not None or rotary is not None:
-            fail("cache and rotary", "None for cross-attention (context given)", "a cache or rotary",
-                 "They belong to self-attention; cross-attention recomputes keys and values from the context.")
+            fail(
+                "cache and rotary",
+                "None for cross-attention (context given)",
+                "a cache or rotary",
+                "They belong to self-attention; cross-attention recomputes keys and values from the context.",
+            )

@@ -95,8 +95,9 @@ class EncoderBlock(ResidualBlock):
         return_weights: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x (B, S, C), mask broadcastable to (B, H, S, S) -> x (B, S, C), weights (B, H, S, S) or None."""
-        out, weights = self.attn(self.sublayer_input(x, self.ln_attn), mask=mask, rotary=rotary,
-                                 return_weights=return_weights)
+        out, weights = self.attn(
+            self.sublayer_input(x, self.ln_attn), mask=mask, rotary=rotary, return_weights=return_weights
+        )
         x = self.add_residual(x, out, self.ln_attn)
         x = self.add_residual(x, self.mlp(self.sublayer_input(x, self.ln_mlp)), self.ln_mlp)
         return x, weights
@@ -142,16 +143,29 @@ class DecoderBlock(ResidualBlock):
             x (B, T, C), self-attention weights (B, H, T, T_k) or None, cross-attention weights (B, H, T, S) or None.
         """
         if (memory is not None) != self.cross_attention:
-            fail("memory", "given exactly when the block has cross-attention",
-                 f"memory={'a tensor' if memory is not None else 'None'} with cross_attention={self.cross_attention}",
-                 "Decoder-only blocks read no memory; encoder-decoder blocks need the encoder output.")
-        out, self_weights = self.attn(self.sublayer_input(x, self.ln_attn), mask=self_mask, cache=cache, layer=layer,
-                                      rotary=rotary, return_weights=return_weights)
+            fail(
+                "memory",
+                "given exactly when the block has cross-attention",
+                f"memory={'a tensor' if memory is not None else 'None'} with cross_attention={self.cross_attention}",
+                "Decoder-only blocks read no memory; encoder-decoder blocks need the encoder output.",
+            )
+        out, self_weights = self.attn(
+            self.sublayer_input(x, self.ln_attn),
+            mask=self_mask,
+            cache=cache,
+            layer=layer,
+            rotary=rotary,
+            return_weights=return_weights,
+        )
         x = self.add_residual(x, out, self.ln_attn)
         cross_weights = None
         if self.cross_attention:
-            out, cross_weights = self.cross_attn(self.sublayer_input(x, self.ln_cross), context=memory,
-                                                 mask=memory_mask, return_weights=return_weights)
+            out, cross_weights = self.cross_attn(
+                self.sublayer_input(x, self.ln_cross),
+                context=memory,
+                mask=memory_mask,
+                return_weights=return_weights,
+            )
             x = self.add_residual(x, out, self.ln_cross)
         x = self.add_residual(x, self.mlp(self.sublayer_input(x, self.ln_mlp)), self.ln_mlp)
         return x, self_weights, cross_weights
@@ -209,8 +223,9 @@ class DecoderStack(nn.Module):
         """
         self_attentions, cross_attentions = [], []
         for layer, block in enumerate(self.blocks):
-            x, self_weights, cross_weights = block(x, memory, self_mask, memory_mask, cache, layer, rotary,
-                                                   return_weights)
+            x, self_weights, cross_weights = block(
+                x, memory, self_mask, memory_mask, cache, layer, rotary, return_weights
+            )
             self_attentions.append(self_weights)
             cross_attentions.append(cross_weights)
         if cache is not None:

@@ -66,7 +66,9 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save_checkpoint(directory: str | Path, model: nn.Module, tokenizer: Any, metadata: dict | None = None) -> Path:
+def save_checkpoint(
+    directory: str | Path, model: nn.Module, tokenizer: Any, metadata: dict | None = None
+) -> Path:
     """Write ``model.safetensors`` and ``checkpoint.json`` into ``directory`` (created if needed).
 
     model: a course_lib model (it has ``.config``). tokenizer: a course tokenizer (it has ``to_dict()``).
@@ -138,7 +140,9 @@ def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -
     try:
         tokenizer = tokenizer_from_dict(record["tokenizer"])
     except (CourseInputError, KeyError, TypeError) as error:
-        raise CheckpointError(f"{directory / METADATA_FILE} has an unusable tokenizer entry: {error}. {RETRAIN_HINT}") from None
+        raise CheckpointError(
+            f"{directory / METADATA_FILE} has an unusable tokenizer entry: {error}. {RETRAIN_HINT}"
+        ) from None
     model.to(device).eval()
     return Checkpoint(model=model, tokenizer=tokenizer, metadata=record["metadata"])
 
@@ -160,11 +164,15 @@ def _read_record(directory: Path) -> dict:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{path} is not valid JSON ({error}); the file is corrupted. {RETRAIN_HINT}") from None
+        raise CheckpointError(
+            f"{path} is not valid JSON ({error}); the file is corrupted. {RETRAIN_HINT}"
+        ) from None
     required = ("format", "config_class", "config", "tokenizer", "metadata")
     missing = [key for key in required if not isinstance(record, dict) or key not in record]
     if missing:
-        raise CheckpointError(f"{path} lacks the entries {missing}; it was not written by save_checkpoint. {RETRAIN_HINT}")
+        raise CheckpointError(
+            f"{path} lacks the entries {missing}; it was not written by save_checkpoint. {RETRAIN_HINT}"
+        )
     if record["format"] != FORMAT:
         raise CheckpointError(f"{path} has format {record['format']!r}, expected {FORMAT!r}. {RETRAIN_HINT}")
     return record
@@ -206,7 +214,9 @@ def _load_weights(model: nn.Module, tensors: dict[str, torch.Tensor], weights_pa
                 f"tensor {name!r} has shape {tuple(tensor.shape)} in {weights_path} but the config builds "
                 f"shape {tuple(expected[name].shape)}: the config does not match the weights. {RETRAIN_HINT}"
             )
-    missing = [name for name in expected if name not in tensors and not _is_tied_alias(name, expected, tensors)]
+    missing = [
+        name for name in expected if name not in tensors and not _is_tied_alias(name, expected, tensors)
+    ]
     if missing:
         raise CheckpointError(
             f"{weights_path} lacks the tensor {missing[0]!r} (and {len(missing) - 1} more) that the config's "

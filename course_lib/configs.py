@@ -48,20 +48,34 @@ class TransformerConfig:
                 fail(name, "True or False", repr(getattr(self, name)), f"Pass a bool, e.g. {name}=True.")
         if self.n_embd % self.n_head != 0:
             suggestion = self.n_head * max(1, self.n_embd // self.n_head)
-            fail("n_embd", f"divisible by n_head={self.n_head}", self.n_embd,
-                 f"Every head gets n_embd // n_head dimensions: use e.g. n_embd={suggestion}.")
-        check_number("dropout", self.dropout, low=0.0, high=1.0, high_inclusive=False, fix="Use 0.0 (off) to 0.2.")
+            fail(
+                "n_embd",
+                f"divisible by n_head={self.n_head}",
+                self.n_embd,
+                f"Every head gets n_embd // n_head dimensions: use e.g. n_embd={suggestion}.",
+            )
+        check_number(
+            "dropout", self.dropout, low=0.0, high=1.0, high_inclusive=False, fix="Use 0.0 (off) to 0.2."
+        )
         check_number("layer_norm_eps", self.layer_norm_eps, low=0.0, low_inclusive=False, fix="Use 1e-5.")
         self._check_choice("positional", POSITIONAL_KINDS)
         self._check_choice("activation", ACTIVATIONS)
         if self.positional == "rotary" and self.head_dim % 2 != 0:
-            fail("n_embd // n_head (the head size)", "even for rotary positions", self.head_dim,
-                 "Rotary positions rotate pairs of channels: choose n_embd and n_head so the head size is even.")
+            fail(
+                "n_embd // n_head (the head size)",
+                "even for rotary positions",
+                self.head_dim,
+                "Rotary positions rotate pairs of channels: choose n_embd and n_head so the head size is even.",
+            )
         if self.pad_id is not None:
             check_int("pad_id", self.pad_id, minimum=0, fix="Use None (no padding) or a token id.")
             if self.pad_id >= self.vocab_size:
-                fail("pad_id", f"a token id below vocab_size={self.vocab_size}", self.pad_id,
-                     "Use the tokenizer's pad id.")
+                fail(
+                    "pad_id",
+                    f"a token id below vocab_size={self.vocab_size}",
+                    self.pad_id,
+                    "Use the tokenizer's pad id.",
+                )
 
     def _check_choice(self, name: str, choices: tuple[str, ...]) -> None:
         if getattr(self, name) not in choices:
@@ -82,13 +96,21 @@ class TransformerConfig:
         known = [f.name for f in fields(cls)]
         unknown = sorted(set(d) - set(known))
         if unknown:
-            fail(f"the keys of a {cls.__name__} dict", f"among {known}", f"unknown keys {unknown}",
-                 "Remove them, or check that the dict was written by the same config class (to_dict()).")
+            fail(
+                f"the keys of a {cls.__name__} dict",
+                f"among {known}",
+                f"unknown keys {unknown}",
+                "Remove them, or check that the dict was written by the same config class (to_dict()).",
+            )
         required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
         missing = [name for name in required if name not in d]
         if missing:
-            fail(f"a {cls.__name__} dict", f"a dict with the keys {required}", f"one without {missing}",
-                 "Add them (every model needs vocab_size and block_size).")
+            fail(
+                f"a {cls.__name__} dict",
+                f"a dict with the keys {required}",
+                f"one without {missing}",
+                "Add them (every model needs vocab_size and block_size).",
+            )
         return cls(**d)
 
 
@@ -111,7 +133,9 @@ class EncoderDecoderConfig(TransformerConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.n_decoder_layer is not None:
-            check_int("n_decoder_layer", self.n_decoder_layer, minimum=1, fix="Use None for as many as n_layer.")
+            check_int(
+                "n_decoder_layer", self.n_decoder_layer, minimum=1, fix="Use None for as many as n_layer."
+            )
 
     @property
     def decoder_layers(self) -> int:
@@ -137,9 +161,18 @@ def gpt2_config(
     The defaults are GPT-2 small (124M parameters); ``load_hf_gpt2_state`` copies weights of this layout.
     """
     return DecoderOnlyConfig(
-        vocab_size=vocab_size, block_size=block_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd,
-        dropout=dropout, bias=True, positional="learned", activation="gelu_tanh", norm_first=True,
-        tie_weights=True, layer_norm_eps=1e-5,
+        vocab_size=vocab_size,
+        block_size=block_size,
+        n_layer=n_layer,
+        n_head=n_head,
+        n_embd=n_embd,
+        dropout=dropout,
+        bias=True,
+        positional="learned",
+        activation="gelu_tanh",
+        norm_first=True,
+        tie_weights=True,
+        layer_norm_eps=1e-5,
     )
 
 
@@ -148,7 +181,9 @@ def baby_gpt_reference(vocab_size: int) -> DecoderOnlyConfig:
 
     About 0.8M parameters with a 65-character vocabulary (Shakespeare's).
     """
-    return DecoderOnlyConfig(vocab_size=vocab_size, block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0)
+    return DecoderOnlyConfig(
+        vocab_size=vocab_size, block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0
+    )
 
 
 def course_default(vocab_size: int) -> DecoderOnlyConfig:
@@ -158,5 +193,12 @@ def course_default(vocab_size: int) -> DecoderOnlyConfig:
     4 narrow ones (fewer, larger matrix multiplies per token), and rotary positions, with which it needed
     about 30% fewer steps than with a learned position table. ``make bench`` measures the difference.
     """
-    return DecoderOnlyConfig(vocab_size=vocab_size, block_size=64, n_layer=2, n_head=4, n_embd=192, dropout=0.0,
-                             positional="rotary")
+    return DecoderOnlyConfig(
+        vocab_size=vocab_size,
+        block_size=64,
+        n_layer=2,
+        n_head=4,
+        n_embd=192,
+        dropout=0.0,
+        positional="rotary",
+    )

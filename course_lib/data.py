@@ -31,30 +31,54 @@ CORPORA = {
 def load_corpus(name_or_path: str) -> str:
     """Return a shipped corpus ("python-docs", "python-stdlib") or the text of a UTF-8 file."""
     if not isinstance(name_or_path, (str, Path)):
-        fail("name_or_path", "a corpus name or a file path", type(name_or_path).__name__,
-             f"Use one of {sorted(CORPORA)} or the path to a UTF-8 text file.")
+        fail(
+            "name_or_path",
+            "a corpus name or a file path",
+            type(name_or_path).__name__,
+            f"Use one of {sorted(CORPORA)} or the path to a UTF-8 text file.",
+        )
     if name_or_path in CORPORA:
         path = CORPORA[name_or_path]
         if not path.is_file():
-            fail("name_or_path", f"a corpus whose file exists ({path})", repr(name_or_path),
-                 "The corpus file is missing: run `make data` in the repository root (it runs scripts/make_data.py).")
+            fail(
+                "name_or_path",
+                f"a corpus whose file exists ({path})",
+                repr(name_or_path),
+                "The corpus file is missing: run `make data` in the repository root (it runs scripts/make_data.py).",
+            )
     else:
         path = Path(name_or_path)
         if path.is_dir():
-            fail("name_or_path", "a file, not a directory", repr(str(name_or_path)),
-                 "Pass the path of one text file inside it.")
+            fail(
+                "name_or_path",
+                "a file, not a directory",
+                repr(str(name_or_path)),
+                "Pass the path of one text file inside it.",
+            )
         if not path.is_file():
-            fail("name_or_path", f"one of {sorted(CORPORA)} or the path of an existing file", repr(str(name_or_path)),
-                 "Check the spelling, or give an absolute path.")
+            fail(
+                "name_or_path",
+                f"one of {sorted(CORPORA)} or the path of an existing file",
+                repr(str(name_or_path)),
+                "Check the spelling, or give an absolute path.",
+            )
     data = path.read_bytes()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        fail("name_or_path", "a UTF-8 text file", f"{str(path)!r} with a non-UTF-8 byte at offset {error.start}",
-             "Convert the file to UTF-8 (most editors can 'save with encoding UTF-8').")
+        fail(
+            "name_or_path",
+            "a UTF-8 text file",
+            f"{str(path)!r} with a non-UTF-8 byte at offset {error.start}",
+            "Convert the file to UTF-8 (most editors can 'save with encoding UTF-8').",
+        )
     if not text.strip():
-        fail("name_or_path", "a file with some text in it", f"{str(path)!r} (empty or only whitespace)",
-             "Use a file that contains text.")
+        fail(
+            "name_or_path",
+            "a file with some text in it",
+            f"{str(path)!r} (empty or only whitespace)",
+            "Use a file that contains text.",
+        )
     return text
 
 
@@ -78,13 +102,26 @@ def encode_corpus(text: str, tokenizer) -> torch.Tensor:
 
 def split_train_val(ids: torch.Tensor, val_fraction: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
     """Split ids (N,) into train (the first part) and validation (the last ``val_fraction``)."""
-    check_shape("ids", ids, ("N",), "Pass the whole corpus as one 1-D tensor, e.g. encode_corpus(text, tokenizer).")
-    check_number("val_fraction", val_fraction, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False,
-                 fix="Use e.g. 0.1 (the last 10% of the tokens are kept for validation).")
+    check_shape(
+        "ids", ids, ("N",), "Pass the whole corpus as one 1-D tensor, e.g. encode_corpus(text, tokenizer)."
+    )
+    check_number(
+        "val_fraction",
+        val_fraction,
+        low=0.0,
+        high=1.0,
+        low_inclusive=False,
+        high_inclusive=False,
+        fix="Use e.g. 0.1 (the last 10% of the tokens are kept for validation).",
+    )
     n_train = int(len(ids) * (1 - val_fraction))
     if n_train < 1 or n_train >= len(ids):
-        fail("ids", f"long enough to split with val_fraction={val_fraction}", f"{len(ids)} tokens",
-             "Use more text (both parts need at least one token, and at least block_size + 1 to make batches).")
+        fail(
+            "ids",
+            f"long enough to split with val_fraction={val_fraction}",
+            f"{len(ids)} tokens",
+            "Use more text (both parts need at least one token, and at least block_size + 1 to make batches).",
+        )
     return ids[:n_train], ids[n_train:]  # (N_train,), (N_val,)
 
 
@@ -97,14 +134,20 @@ def get_batch(
     ``generator`` (a CPU ``torch.Generator``) makes the batches reproducible; tensors end up on
     ``data.device``.
     """
-    check_shape("data", data, ("N",), "Pass one 1-D tensor of token ids, e.g. the train part of split_train_val.")
+    check_shape(
+        "data", data, ("N",), "Pass one 1-D tensor of token ids, e.g. the train part of split_train_val."
+    )
     check_int("block_size", block_size, minimum=1, fix="Use the model's config.block_size, e.g. 64.")
     check_int("batch_size", batch_size, minimum=1, fix="Use e.g. 32.")
     if data.is_floating_point():
         fail("data", "a tensor of integer token ids", f"dtype {data.dtype}", "Convert with data.long().")
     if len(data) < block_size + 1:
-        fail("data", f"at least block_size + 1 = {block_size + 1} tokens long", f"{len(data)} tokens",
-             "Use more text, or a smaller block_size (a window needs block_size inputs plus one target).")
+        fail(
+            "data",
+            f"at least block_size + 1 = {block_size + 1} tokens long",
+            f"{len(data)} tokens",
+            "Use more text, or a smaller block_size (a window needs block_size inputs plus one target).",
+        )
     starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)  # (B,)
     x = torch.stack([data[i : i + block_size] for i in starts.tolist()])  # (B, T)
     y = torch.stack([data[i + 1 : i + 1 + block_size] for i in starts.tolist()])  # (B, T)

@@ -39,13 +39,17 @@ from course_lib.validation import check_int, check_number, check_shape, fail
 
 def _check_logits(logits: torch.Tensor) -> None:
     """Logits must be a floating-point (B, V) tensor: one row of next-token scores per sequence."""
-    check_shape("logits", logits, ("B", "V"), "Pass the last position only, e.g. model(idx).logits[:, -1, :].")
+    check_shape(
+        "logits", logits, ("B", "V"), "Pass the last position only, e.g. model(idx).logits[:, -1, :]."
+    )
     if not logits.is_floating_point():
         fail("logits", "a floating-point tensor", f"dtype {logits.dtype}", "Convert with logits.float().")
 
 
 def _check_temperature(temperature: float) -> None:
-    check_number("temperature", temperature, low=0.0, fix="Use 1.0 for the model's own distribution, 0 for greedy.")
+    check_number(
+        "temperature", temperature, low=0.0, fix="Use 1.0 for the model's own distribution, 0 for greedy."
+    )
 
 
 def _check_top_k(top_k: int, argument: str = "top_k") -> None:
@@ -53,7 +57,9 @@ def _check_top_k(top_k: int, argument: str = "top_k") -> None:
 
 
 def _check_top_p(top_p: float, argument: str = "top_p") -> None:
-    check_number(argument, top_p, low=0.0, low_inclusive=False, high=1.0, fix="Use e.g. 0.9 (1.0 keeps every token).")
+    check_number(
+        argument, top_p, low=0.0, low_inclusive=False, high=1.0, fix="Use e.g. 0.9 (1.0 keeps every token)."
+    )
 
 
 def _check_min_p(min_p: float, argument: str = "min_p") -> None:
@@ -74,10 +80,20 @@ def _check_token_ids(
     """Token ids must be a LongTensor of the given named shape with at least one position."""
     if not isinstance(ids, torch.Tensor) or ids.dtype != torch.long:
         given = f"dtype {ids.dtype}" if isinstance(ids, torch.Tensor) else type(ids).__name__
-        fail(argument, "a LongTensor (torch.long) of token ids", given, "Build it with torch.tensor(ids, dtype=torch.long).")
+        fail(
+            argument,
+            "a LongTensor (torch.long) of token ids",
+            given,
+            "Build it with torch.tensor(ids, dtype=torch.long).",
+        )
     check_shape(argument, ids, shape, fix)
     if ids.size(-1) == 0:
-        fail(argument, "at least one token long", f"shape {tuple(ids.shape)}", "Start from a prompt (or a BOS token).")
+        fail(
+            argument,
+            "at least one token long",
+            f"shape {tuple(ids.shape)}",
+            "Start from a prompt (or a BOS token).",
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -122,7 +138,9 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     _check_logits(logits)
     _check_top_p(p, "p")
     sorted_logits, order = torch.sort(logits, dim=-1)  # ascending, (B, V)
-    cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)  # (B, V) mass of this token and all less likely ones
+    cumulative = sorted_logits.softmax(dim=-1).cumsum(
+        dim=-1
+    )  # (B, V) mass of this token and all less likely ones
     remove_sorted = cumulative <= 1 - p
     remove_sorted[:, -1] = False  # always keep the most likely token
     remove = remove_sorted.scatter(1, order, remove_sorted)  # back to vocabulary order, (B, V)
@@ -143,7 +161,9 @@ def min_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     return logits.masked_fill(remove, float("-inf"))
 
 
-def apply_repetition_penalty(logits: torch.Tensor, previous_ids: torch.Tensor, penalty: float) -> torch.Tensor:
+def apply_repetition_penalty(
+    logits: torch.Tensor, previous_ids: torch.Tensor, penalty: float
+) -> torch.Tensor:
     """Make tokens that already occur in ``previous_ids`` (B, T) less likely (CTRL paper, Keskar et al. 2019).
 
     Each such token's logit is divided by ``penalty`` when positive and multiplied by it when negative,
@@ -155,7 +175,12 @@ def apply_repetition_penalty(logits: torch.Tensor, previous_ids: torch.Tensor, p
     _check_token_ids("previous_ids", previous_ids)
     if previous_ids.size(0) != logits.size(0):
         rows = f"{previous_ids.size(0)} rows"
-        fail("previous_ids", f"one row per logits row ({logits.size(0)})", rows, "Pass the ids that produced these logits.")
+        fail(
+            "previous_ids",
+            f"one row per logits row ({logits.size(0)})",
+            rows,
+            "Pass the ids that produced these logits.",
+        )
     if previous_ids.min() < 0 or previous_ids.max() >= logits.size(-1):
         given = f"ids from {previous_ids.min().item()} to {previous_ids.max().item()}"
         expected = f"token ids in [0, {logits.size(-1) - 1}]"
@@ -349,7 +374,9 @@ def _extend(
 
 
 def _check_run_options(max_new_tokens: int, seed: int | None, eos_id: int | None, vocab_size: int) -> None:
-    check_int("max_new_tokens", max_new_tokens, minimum=0, fix="Use e.g. 100 (0 returns the prompt unchanged).")
+    check_int(
+        "max_new_tokens", max_new_tokens, minimum=0, fix="Use e.g. 100 (0 returns the prompt unchanged)."
+    )
     if seed is not None:
         check_int("seed", seed, minimum=0, fix="Use e.g. 0, or None for a different result each run.")
     if eos_id is not None:
@@ -405,7 +432,9 @@ def generate(
     _check_strategy(strategy, ("greedy", "sample"))
     _check_sampling_options(temperature, top_k, top_p, min_p, repetition_penalty)
     next_logits = _NextTokenLogits(
-        lambda ids, cache: model(ids, cache=cache), model.config.block_size, model.new_cache if use_cache else None
+        lambda ids, cache: model(ids, cache=cache),
+        model.config.block_size,
+        model.new_cache if use_cache else None,
     )
     generator = _make_generator(seed, idx.device)
 
@@ -518,7 +547,9 @@ def _beam_search(
             break
         next_logits.select_rows(rows[running])
     n_new = seqs.size(1) - prompt.size(1)
-    finished += [_hypothesis(seq, log_prob, n_new, length_penalty) for seq, log_prob in zip(seqs, log_probs.tolist())]
+    finished += [
+        _hypothesis(seq, log_prob, n_new, length_penalty) for seq, log_prob in zip(seqs, log_probs.tolist())
+    ]
     finished.sort(key=lambda hypothesis: hypothesis.score, reverse=True)
     best = finished[0]
     return BeamSearchResult(sequence=best.tokens[None], score=best.score, finished=finished, trace=trace)
@@ -549,11 +580,15 @@ def beam_search(
     best-scoring one exactly. ``use_cache`` changes speed, not the result.
     """
     _check_decoder_only(model)
-    _check_token_ids("idx", idx, (1, "T"), "beam_search takes one prompt: pass idx[:1], or one row at a time.")
+    _check_token_ids(
+        "idx", idx, (1, "T"), "beam_search takes one prompt: pass idx[:1], or one row at a time."
+    )
     _check_run_options(max_new_tokens, None, eos_id, model.config.vocab_size)
     _check_num_beams(num_beams)
     next_logits = _NextTokenLogits(
-        lambda ids, cache: model(ids, cache=cache), model.config.block_size, model.new_cache if use_cache else None
+        lambda ids, cache: model(ids, cache=cache),
+        model.config.block_size,
+        model.new_cache if use_cache else None,
     )
     with _inference(model):
         return _beam_search(next_logits, idx, max_new_tokens, num_beams, length_penalty, eos_id)

@@ -23,7 +23,9 @@ REPO = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO / "data"
 EXPECTED_TORCH = "2.13.0"
 MIN_PYTHON = (3, 11)
-CHECKPOINT_FIX = "Run `git checkout -- data/checkpoints` to restore them, or `make checkpoints` to retrain them."
+CHECKPOINT_FIX = (
+    "Run `git checkout -- data/checkpoints` to restore them, or `make checkpoints` to retrain them."
+)
 SETUP_FIX = "In a terminal, in the course folder, run `make lab` (it installs what is missing) and reopen this notebook."
 
 
@@ -45,15 +47,27 @@ class Check:
 def check_python(version: tuple[int, ...] = tuple(sys.version_info[:3])) -> Check:
     found = "Python " + ".".join(map(str, version))
     ok = version[:2] >= MIN_PYTHON
-    return Check("Python", ok, found, f"Install Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]} or newer, then {SETUP_FIX}")
+    return Check(
+        "Python", ok, found, f"Install Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]} or newer, then {SETUP_FIX}"
+    )
 
 
 def check_torch(version: str = torch.__version__, cuda: str | None = torch.version.cuda) -> Check:
     release = version.split("+")[0]
     if release != EXPECTED_TORCH:
-        return Check("PyTorch", False, f"torch {version}", f"The course is tested with torch {EXPECTED_TORCH}. {SETUP_FIX}")
+        return Check(
+            "PyTorch",
+            False,
+            f"torch {version}",
+            f"The course is tested with torch {EXPECTED_TORCH}. {SETUP_FIX}",
+        )
     if cuda is not None:
-        return Check("PyTorch", False, f"torch {version} (a CUDA build)", "Run `make clean` then `make lab`: the course installs the small CPU build.")
+        return Check(
+            "PyTorch",
+            False,
+            f"torch {version} (a CUDA build)",
+            "Run `make clean` then `make lab`: the course installs the small CPU build.",
+        )
     return Check("PyTorch", True, f"torch {version}, CPU build")
 
 
@@ -61,8 +75,12 @@ def check_torch_computes() -> Check:
     """A 2x2 matrix product with a known answer: proves torch's CPU kernels run here."""
     a = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
     ok = torch.equal(a @ a, torch.tensor([[7.0, 10.0], [15.0, 22.0]]))
-    return Check("CPU maths", ok, "a matrix product gives the right answer" if ok else "a matrix product gave a wrong answer",
-                 "Reinstall torch: run `make clean` then `make lab`.")
+    return Check(
+        "CPU maths",
+        ok,
+        "a matrix product gives the right answer" if ok else "a matrix product gave a wrong answer",
+        "Reinstall torch: run `make clean` then `make lab`.",
+    )
 
 
 def check_no_gpu_needed() -> Check:
@@ -77,20 +95,34 @@ def check_package(distribution: str, major: int) -> Check:
     except metadata.PackageNotFoundError:
         return Check(distribution, False, "not installed", SETUP_FIX)
     ok = int(version.split(".")[0]) == major
-    return Check(distribution, ok, f"version {version}", f"The course needs {distribution} {major}.x. {SETUP_FIX}")
+    return Check(
+        distribution, ok, f"version {version}", f"The course needs {distribution} {major}.x. {SETUP_FIX}"
+    )
 
 
 def check_data(data_dir: Path = DATA_DIR) -> Check:
     """Every file listed in ``data/MANIFEST.json`` is present and unchanged (sha256)."""
     manifest_path = data_dir / "MANIFEST.json"
     if not manifest_path.exists():
-        return Check("Course data", False, f"{manifest_path} is missing", "Get a fresh copy of the course (git clone) or run `make data`.")
+        return Check(
+            "Course data",
+            False,
+            f"{manifest_path} is missing",
+            "Get a fresh copy of the course (git clone) or run `make data`.",
+        )
     files = json.loads(manifest_path.read_text())["files"]
     missing = [name for name in files if not (data_dir / name).exists()]
-    changed = [name for name in files if name not in missing and _sha256(data_dir / name) != files[name]["sha256"]]
+    changed = [
+        name for name in files if name not in missing and _sha256(data_dir / name) != files[name]["sha256"]
+    ]
     if missing or changed:
         found = "; ".join(filter(None, [missing and f"missing {missing}", changed and f"changed {changed}"]))
-        return Check("Course data", False, found, "Run `git checkout -- data/` to restore the files, or `make data` to rebuild them.")
+        return Check(
+            "Course data",
+            False,
+            found,
+            "Run `git checkout -- data/` to restore the files, or `make data` to rebuild them.",
+        )
     return Check("Course data", True, f"{len(files)} files present and unchanged")
 
 
@@ -140,4 +172,8 @@ def print_report(checks: list[Check]) -> None:
     for check in checks:
         print(check.line())
     failed = [c.name for c in checks if not c.ok]
-    print("\nAll set: your environment is ready for the week." if not failed else f"\nPlease fix: {', '.join(failed)}.")
+    print(
+        "\nAll set: your environment is ready for the week."
+        if not failed
+        else f"\nPlease fix: {', '.join(failed)}."
+    )

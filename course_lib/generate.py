@@ -35,29 +35,67 @@ def build_parser() -> argparse.ArgumentParser:
         description="Continue a prompt with a decoder-only model saved by `python -m course_lib.train` or "
         "`make checkpoints`, and print the continuation.",
     )
-    parser.add_argument("--checkpoint", required=True,
-                        help="checkpoint directory (holds model.safetensors and checkpoint.json)")
-    parser.add_argument("--prompt", required=True,
-                        help="text to continue; a character-level model knows only the characters of its training text")
-    parser.add_argument("--max-new-tokens", type=int, default=200,
-                        help="how many tokens to add (one token = one character for char-level models; default: 200)")
-    parser.add_argument("--strategy", choices=STRATEGIES, default="sample",
-                        help="greedy: always the most likely token; sample: draw from the (filtered) distribution; "
-                        "beam: keep the --beams most likely continuations (default: sample)")
-    parser.add_argument("--temperature", type=float, default=None,
-                        help="sample only: divide the logits by T before softmax; < 1 is safer, > 1 more surprising, "
-                        "0 means greedy (default: 1.0)")
-    parser.add_argument("--top-k", type=int, default=None,
-                        help="sample only: keep only the K most likely tokens (default: keep all)")
-    parser.add_argument("--top-p", type=float, default=None,
-                        help="sample only: keep the smallest set of tokens whose probabilities add up to P, "
-                        "0 < P <= 1 (nucleus sampling; default: keep all)")
-    parser.add_argument("--beams", type=int, default=None,
-                        help=f"beam only: number of beams kept per step (default: {DEFAULT_BEAMS})")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="sample only: random seed; the same seed gives the same text (default: a new one each run)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for torch (default: torch's choice, at most the number of CPU cores)")
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        help="checkpoint directory (holds model.safetensors and checkpoint.json)",
+    )
+    parser.add_argument(
+        "--prompt",
+        required=True,
+        help="text to continue; a character-level model knows only the characters of its training text",
+    )
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=200,
+        help="how many tokens to add (one token = one character for char-level models; default: 200)",
+    )
+    parser.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="sample",
+        help="greedy: always the most likely token; sample: draw from the (filtered) distribution; "
+        "beam: keep the --beams most likely continuations (default: sample)",
+    )
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="sample only: divide the logits by T before softmax; < 1 is safer, > 1 more surprising, "
+        "0 means greedy (default: 1.0)",
+    )
+    parser.add_argument(
+        "--top-k",
+        type=int,
+        default=None,
+        help="sample only: keep only the K most likely tokens (default: keep all)",
+    )
+    parser.add_argument(
+        "--top-p",
+        type=float,
+        default=None,
+        help="sample only: keep the smallest set of tokens whose probabilities add up to P, "
+        "0 < P <= 1 (nucleus sampling; default: keep all)",
+    )
+    parser.add_argument(
+        "--beams",
+        type=int,
+        default=None,
+        help=f"beam only: number of beams kept per step (default: {DEFAULT_BEAMS})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="sample only: random seed; the same seed gives the same text (default: a new one each run)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for torch (default: torch's choice, at most the number of CPU cores)",
+    )
     return parser
 
 
@@ -65,19 +103,34 @@ def check_options(args: argparse.Namespace) -> None:
     """Fail early, naming the command-line option, before the checkpoint is loaded."""
     check_int("--max-new-tokens", args.max_new_tokens, minimum=0, fix="Use e.g. 200.")
     if args.temperature is not None:
-        check_number("--temperature", args.temperature, low=0.0,
-                     fix="Use 1.0 for the model's own distribution, e.g. 0.8 for safer text, 0 for greedy.")
+        check_number(
+            "--temperature",
+            args.temperature,
+            low=0.0,
+            fix="Use 1.0 for the model's own distribution, e.g. 0.8 for safer text, 0 for greedy.",
+        )
     if args.top_k is not None:
         check_int("--top-k", args.top_k, minimum=1, fix="Use e.g. 10, or leave it out to keep every token.")
     if args.top_p is not None:
-        check_number("--top-p", args.top_p, low=0.0, low_inclusive=False, high=1.0,
-                     fix="Use e.g. 0.9 (1.0 keeps every token).")
+        check_number(
+            "--top-p",
+            args.top_p,
+            low=0.0,
+            low_inclusive=False,
+            high=1.0,
+            fix="Use e.g. 0.9 (1.0 keeps every token).",
+        )
     if args.beams is not None:
         check_int("--beams", args.beams, minimum=1, fix="Use e.g. 4 (1 is the same as greedy).")
     if args.seed is not None:
         check_int("--seed", args.seed, minimum=0, fix="Use e.g. 0.")
     if not args.prompt:
-        fail("--prompt", "at least one character", "an empty string", 'Give some text to continue, e.g. --prompt "The ".')
+        fail(
+            "--prompt",
+            "at least one character",
+            "an empty string",
+            'Give some text to continue, e.g. --prompt "The ".',
+        )
     check_options_fit_strategy(args)
 
 
@@ -87,11 +140,19 @@ def check_options_fit_strategy(args: argparse.Namespace) -> None:
         for name in SAMPLING_OPTIONS:
             if getattr(args, name) is not None:
                 option = "--" + name.replace("_", "-")
-                fail(option, "used with --strategy sample", f"--strategy {args.strategy}",
-                     f"Add --strategy sample (the default) to sample, or drop {option}.")
+                fail(
+                    option,
+                    "used with --strategy sample",
+                    f"--strategy {args.strategy}",
+                    f"Add --strategy sample (the default) to sample, or drop {option}.",
+                )
     if args.strategy != "beam" and args.beams is not None:
-        fail("--beams", "used with --strategy beam", f"--strategy {args.strategy}",
-             "Add --strategy beam to run beam search, or drop --beams.")
+        fail(
+            "--beams",
+            "used with --strategy beam",
+            f"--strategy {args.strategy}",
+            "Add --strategy beam to run beam search, or drop --beams.",
+        )
 
 
 def encode_prompt(tokenizer, prompt: str) -> list[int]:
@@ -100,9 +161,13 @@ def encode_prompt(tokenizer, prompt: str) -> list[int]:
     if known is not None:
         unknown = sorted(set(prompt) - known.keys())
         if unknown:
-            fail("--prompt", "made of characters the model knows", f"unknown character(s) {', '.join(map(repr, unknown))}",
-                 f"Remove or replace them: this character-level model knows only the {len(known)} characters "
-                 "of the text it was trained on.")
+            fail(
+                "--prompt",
+                "made of characters the model knows",
+                f"unknown character(s) {', '.join(map(repr, unknown))}",
+                f"Remove or replace them: this character-level model knows only the {len(known)} characters "
+                "of the text it was trained on.",
+            )
     return tokenizer.encode(prompt)
 
 
@@ -113,8 +178,12 @@ def run_cli(args: argparse.Namespace) -> str:
     checkpoint = load_checkpoint(args.checkpoint)
     model, tokenizer = checkpoint.model, checkpoint.tokenizer
     if hasattr(model, "encode"):
-        fail("--checkpoint", "a decoder-only (GPT) model", type(model).__name__,
-             "This command continues prompts; encoder-decoder models need a source (see generate_seq2seq).")
+        fail(
+            "--checkpoint",
+            "a decoder-only (GPT) model",
+            type(model).__name__,
+            "This command continues prompts; encoder-decoder models need a source (see generate_seq2seq).",
+        )
     prompt_ids = encode_prompt(tokenizer, args.prompt)
     idx = torch.tensor([prompt_ids], dtype=torch.long)  # (1, T)
     if args.strategy == "beam":
@@ -122,9 +191,17 @@ def run_cli(args: argparse.Namespace) -> str:
         sequence = beam_search(model, idx, args.max_new_tokens, num_beams=beams).sequence  # (1, T + n)
     else:
         temperature = DEFAULT_TEMPERATURE if args.temperature is None else args.temperature
-        sequence = generate(model, idx, args.max_new_tokens, strategy=args.strategy, temperature=temperature,
-                            top_k=args.top_k, top_p=args.top_p, seed=args.seed)  # (1, T + n)
-    return tokenizer.decode(sequence[0, len(prompt_ids):].tolist())
+        sequence = generate(
+            model,
+            idx,
+            args.max_new_tokens,
+            strategy=args.strategy,
+            temperature=temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            seed=args.seed,
+        )  # (1, T + n)
+    return tokenizer.decode(sequence[0, len(prompt_ids) :].tolist())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,8 +30,13 @@ class KVCache:
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        for name, value in (("n_layer", n_layer), ("batch_size", batch_size), ("n_head", n_head),
-                            ("head_dim", head_dim), ("max_length", max_length)):
+        for name, value in (
+            ("n_layer", n_layer),
+            ("batch_size", batch_size),
+            ("n_head", n_head),
+            ("head_dim", head_dim),
+            ("max_length", max_length),
+        ):
             check_int(name, value, minimum=1)
         self.n_layer = n_layer
         self.max_length = max_length
@@ -68,7 +73,9 @@ class KVCache:
 
     def reorder(self, index: torch.Tensor) -> None:
         """Keep batch rows ``index`` (B',) in that order (beam search: beams are copied and dropped)."""
-        check_shape("index", index, ("B'",), "Pass a 1-D LongTensor of batch rows, e.g. torch.tensor([0, 0, 1]).")
+        check_shape(
+            "index", index, ("B'",), "Pass a 1-D LongTensor of batch rows, e.g. torch.tensor([0, 0, 1])."
+        )
         index = index.to(self.keys.device)
         self.keys = self.keys.index_select(1, index)  # (L, B', H, max_length, D)
         self.values = self.values.index_select(1, index)
@@ -85,8 +92,12 @@ class KVCache:
 
     def _check_update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> None:
         if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < self.n_layer:
-            fail("layer", f"an integer in [0, {self.n_layer})", repr(layer),
-                 "Pass the index of the layer storing keys.")
+            fail(
+                "layer",
+                f"an integer in [0, {self.n_layer})",
+                repr(layer),
+                "Pass the index of the layer storing keys.",
+            )
         _, B, H, _, D = self.keys.shape
         fix = f"This cache stores keys and values of shape (B, H, t, D) = ({B}, {H}, t, {D})."
         check_shape("k", k, (B, H, "t", D), fix)

@@ -43,8 +43,12 @@ class LMOutput:
     logits: torch.Tensor  # (B, T, V)
     loss: torch.Tensor | None = None  # mean cross-entropy when targets are given (ignore_index=-100)
     attentions: list[torch.Tensor] | None = None  # per layer (B, H, T_q, T_k) when return_attention=True
-    cross_attentions: list[torch.Tensor] | None = None  # per decoder layer (B, H, T, S) (encoder-decoder only)
-    encoder_attentions: list[torch.Tensor] | None = None  # per encoder layer (B, H, S, S) (encoder-decoder only)
+    cross_attentions: list[torch.Tensor] | None = (
+        None  # per decoder layer (B, H, T, S) (encoder-decoder only)
+    )
+    encoder_attentions: list[torch.Tensor] | None = (
+        None  # per encoder layer (B, H, S, S) (encoder-decoder only)
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -82,35 +86,68 @@ def check_token_ids(argument: str, idx: torch.Tensor, config: TransformerConfig,
     block_size, vocab_size = config.block_size, config.vocab_size
     if not isinstance(idx, torch.Tensor) or idx.dtype != torch.long:
         given = f"dtype {idx.dtype}" if isinstance(idx, torch.Tensor) else type(idx).__name__
-        fail(argument, "a LongTensor (torch.long) of token ids", given,
-             "Build it with torch.tensor(ids, dtype=torch.long) or convert with .long().")
-    check_shape(argument, idx, ("B", "T"), "Add a batch dimension with idx.unsqueeze(0) for a single sequence.")
+        fail(
+            argument,
+            "a LongTensor (torch.long) of token ids",
+            given,
+            "Build it with torch.tensor(ids, dtype=torch.long) or convert with .long().",
+        )
+    check_shape(
+        argument, idx, ("B", "T"), "Add a batch dimension with idx.unsqueeze(0) for a single sequence."
+    )
     T = idx.size(1)
     if T == 0:
-        fail(argument, "at least one token long", f"shape {tuple(idx.shape)}", "Start from a prompt (or a BOS token).")
+        fail(
+            argument,
+            "at least one token long",
+            f"shape {tuple(idx.shape)}",
+            "Start from a prompt (or a BOS token).",
+        )
     low, high = (int(idx.min()), int(idx.max())) if idx.numel() else (0, 0)
     if low < 0 or high >= vocab_size:
         bad = low if low < 0 else high
-        fail(argument, f"token ids from 0 to vocab_size - 1 = {vocab_size - 1}", f"id {bad}",
-             "Encode text with the tokenizer the model was built for (its vocab_size must equal the model's).")
-    if start == 0 and T > block_size:
-        fail(argument, f"at most block_size={block_size} tokens long", f"{T} tokens",
-             f"Crop it to the last block_size tokens: {argument}[:, -{block_size}:].")
+        fail(
+            argument,
+            f"token ids from 0 to vocab_size - 1 = {vocab_size - 1}",
+            f"id {bad}",
+            "Encode text with the tokenizer the model was built for (its vocab_size must equal the model's).",
+        )
+    if start == 0 and block_size < T:
+        fail(
+            argument,
+            f"at most block_size={block_size} tokens long",
+            f"{T} tokens",
+            f"Crop it to the last block_size tokens: {argument}[:, -{block_size}:].",
+        )
     if start + T > block_size:
-        fail(argument, f"at most {block_size - start} new tokens long (block_size={block_size}, "
-             f"the KV cache already holds {start})", f"{T} tokens",
-             "Crop the sequence to its last block_size tokens and start a fresh cache "
-             "with model.new_cache(batch_size).")
+        fail(
+            argument,
+            f"at most {block_size - start} new tokens long (block_size={block_size}, "
+            f"the KV cache already holds {start})",
+            f"{T} tokens",
+            "Crop the sequence to its last block_size tokens and start a fresh cache "
+            "with model.new_cache(batch_size).",
+        )
 
 
 def lm_loss(logits: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor | None:
     """Mean cross-entropy of logits (B, T, V) against targets (B, T); targets of -100 are ignored."""
     if targets is None:
         return None
-    if not isinstance(targets, torch.Tensor) or targets.dtype != torch.long or targets.shape != logits.shape[:2]:
-        given = f"{type(targets).__name__} {getattr(targets, 'dtype', '')} {tuple(getattr(targets, 'shape', ()))}"
-        fail("targets", f"a LongTensor of shape (B, T) = {tuple(logits.shape[:2])}", given,
-             "Targets are the input ids shifted by one; use -100 for positions without a target.")
+    if (
+        not isinstance(targets, torch.Tensor)
+        or targets.dtype != torch.long
+        or targets.shape != logits.shape[:2]
+    ):
+        given = (
+            f"{type(targets).__name__} {getattr(targets, 'dtype', '')} {tuple(getattr(targets, 'shape', ()))}"
+        )
+        fail(
+            "targets",
+            f"a LongTensor of shape (B, T) = {tuple(logits.shape[:2])}",
+            given,
+            "Targets are the input ids shifted by one; use -100 for positions without a target.",
+        )
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
 
 
@@ -137,13 +174,19 @@ def make_lm_head(config: TransformerConfig, embeddings: Embeddings) -> nn.Linear
 
 def new_kv_cache(config: TransformerConfig, n_layer: int, batch_size: int, like: torch.Tensor) -> KVCache:
     """An empty cache for ``n_layer`` self-attentions, on the device and dtype of ``like``."""
-    return KVCache(n_layer, batch_size, config.n_head, config.head_dim, config.block_size, like.device, like.dtype)
+    return KVCache(
+        n_layer, batch_size, config.n_head, config.head_dim, config.block_size, like.device, like.dtype
+    )
 
 
 def _check_config(config: TransformerConfig, cls: type) -> None:
     if not isinstance(config, cls):
-        fail("config", f"of type {cls.__name__}", type(config).__name__,
-             f"Build one with {cls.__name__}(vocab_size=..., block_size=...).")
+        fail(
+            "config",
+            f"of type {cls.__name__}",
+            type(config).__name__,
+            f"Build one with {cls.__name__}(vocab_size=..., block_size=...).",
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -179,8 +222,9 @@ class DecoderOnlyLM(nn.Module):
         T = idx.size(1)
         x = self.embed(idx, start)  # (B, T, C)
         mask = causal_mask(T, start + T, device=idx.device)  # (T, T_k): no peeking at later tokens
-        x, attentions, _ = self.decoder(x, self_mask=mask, cache=cache, rotary=self.embed.rotary,
-                                        return_weights=return_attention)
+        x, attentions, _ = self.decoder(
+            x, self_mask=mask, cache=cache, rotary=self.embed.rotary, return_weights=return_attention
+        )
         logits = self.lm_head(x)  # (B, T, V)
         return LMOutput(logits, lm_loss(logits, targets), attentions)
 
@@ -219,7 +263,9 @@ class EncoderOnlyLM(nn.Module):
         """
         check_token_ids("idx", idx, self.config)
         x = self.embed(idx)  # (B, T, C)
-        x, attentions = self.encoder(x, mask=padding_mask, rotary=self.embed.rotary, return_weights=return_attention)
+        x, attentions = self.encoder(
+            x, mask=padding_mask, rotary=self.embed.rotary, return_weights=return_attention
+        )
         logits = self.lm_head(self.mlm_transform(x))  # (B, T, V)
         return LMOutput(logits, lm_loss(logits, targets), attentions)
 
@@ -249,8 +295,9 @@ class EncoderDecoderLM(nn.Module):
         """
         check_token_ids("src", src, self.config)
         x = self.embed(src)  # (B, S, C)
-        memory, attentions = self.encoder(x, mask=src_padding_mask, rotary=self.embed.rotary,
-                                          return_weights=return_attention)
+        memory, attentions = self.encoder(
+            x, mask=src_padding_mask, rotary=self.embed.rotary, return_weights=return_attention
+        )
         return (memory, attentions) if return_attention else memory
 
     def decode(
@@ -271,9 +318,15 @@ class EncoderDecoderLM(nn.Module):
         T = tgt.size(1)
         x = self.embed(tgt, start)  # (B, T, C)
         mask = causal_mask(T, start + T, device=tgt.device)  # (T, T_k)
-        x, attentions, cross_attentions = self.decoder(x, memory, self_mask=mask, memory_mask=src_padding_mask,
-                                                       cache=cache, rotary=self.embed.rotary,
-                                                       return_weights=return_attention)
+        x, attentions, cross_attentions = self.decoder(
+            x,
+            memory,
+            self_mask=mask,
+            memory_mask=src_padding_mask,
+            cache=cache,
+            rotary=self.embed.rotary,
+            return_weights=return_attention,
+        )
         return LMOutput(self.lm_head(x), None, attentions, cross_attentions)  # logits (B, T, V)
 
     def forward(
@@ -315,8 +368,12 @@ def build_model(config: TransformerConfig) -> nn.Module:
         EncoderDecoderConfig: EncoderDecoderLM,
     }
     if type(config) not in classes:
-        fail("config", "a DecoderOnlyConfig, EncoderOnlyConfig or EncoderDecoderConfig", type(config).__name__,
-             "Build one of those (or use a preset such as course_default(vocab_size)).")
+        fail(
+            "config",
+            "a DecoderOnlyConfig, EncoderOnlyConfig or EncoderDecoderConfig",
+            type(config).__name__,
+            "Build one of those (or use a preset such as course_default(vocab_size)).",
+        )
     return classes[type(config)](config)
 
 
@@ -327,13 +384,23 @@ def load_hf_gpt2_state(model: DecoderOnlyLM, hf_model: nn.Module) -> None:
     ``nn.Linear``'s (out, in); and its ``c_attn`` holds the query, key and value projections side by side.
     """
     hf_config = hf_model.config
-    expected = gpt2_config(vocab_size=hf_config.vocab_size, block_size=hf_config.n_positions, n_layer=hf_config.n_layer,
-                           n_head=hf_config.n_head, n_embd=hf_config.n_embd, dropout=model.config.dropout)
+    expected = gpt2_config(
+        vocab_size=hf_config.vocab_size,
+        block_size=hf_config.n_positions,
+        n_layer=hf_config.n_layer,
+        n_head=hf_config.n_head,
+        n_embd=hf_config.n_embd,
+        dropout=model.config.dropout,
+    )
     expected.layer_norm_eps = hf_config.layer_norm_epsilon
     different = {k: v for k, v in model.config.to_dict().items() if expected.to_dict()[k] != v}
     if different:
-        fail("model.config", f"the GPT-2 layout of the Hugging Face model, {expected}", f"different values {different}",
-             "Build the model from gpt2_config(...) with the sizes of hf_model.config.")
+        fail(
+            "model.config",
+            f"the GPT-2 layout of the Hugging Face model, {expected}",
+            f"different values {different}",
+            "Build the model from gpt2_config(...) with the sizes of hf_model.config.",
+        )
     hf = hf_model.state_dict()
     state = {
         "embed.token.weight": hf["transformer.wte.weight"],
@@ -348,8 +415,13 @@ def load_hf_gpt2_state(model: DecoderOnlyLM, hf_model: nn.Module) -> None:
         q_bias, k_bias, v_bias = hf[h + "attn.c_attn.bias"].chunk(3)
         for name, weight, bias in (("q_proj", q, q_bias), ("k_proj", k, k_bias), ("v_proj", v, v_bias)):
             state[o + f"attn.{name}.weight"], state[o + f"attn.{name}.bias"] = weight, bias
-        pairs = {"ln_attn": "ln_1", "ln_mlp": "ln_2", "attn.out_proj": "attn.c_proj", "mlp.fc": "mlp.c_fc",
-                 "mlp.proj": "mlp.c_proj"}
+        pairs = {
+            "ln_attn": "ln_1",
+            "ln_mlp": "ln_2",
+            "attn.out_proj": "attn.c_proj",
+            "mlp.fc": "mlp.c_fc",
+            "mlp.proj": "mlp.c_proj",
+        }
         for our_name, hf_name in pairs.items():
             weight = hf[h + hf_name + ".weight"]
             state[o + our_name + ".weight"] = weight if our_name.startswith("ln") else weight.t()

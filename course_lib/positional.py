@@ -26,8 +26,12 @@ from course_lib.validation import check_int, fail
 def _check_positions(start: int, length: int, block_size: int) -> None:
     """Positions start .. start + length - 1 must exist (there are block_size of them)."""
     if start + length > block_size:
-        fail("start + T", f"at most block_size={block_size}", f"{start} + {length}",
-             "Crop the input to its last block_size tokens.")
+        fail(
+            "start + T",
+            f"at most block_size={block_size}",
+            f"{start} + {length}",
+            "Crop the input to its last block_size tokens.",
+        )
 
 
 def sinusoidal_table(n_positions: int, n_embd: int) -> torch.Tensor:
@@ -52,7 +56,9 @@ class SinusoidalPositions(nn.Module):
     def __init__(self, block_size: int, n_embd: int) -> None:
         super().__init__()
         self.block_size = block_size
-        self.register_buffer("table", sinusoidal_table(block_size, n_embd), persistent=False)  # (block_size, C)
+        self.register_buffer(
+            "table", sinusoidal_table(block_size, n_embd), persistent=False
+        )  # (block_size, C)
 
     def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
         T = x.size(1)
@@ -99,8 +105,12 @@ class RotaryEmbedding(nn.Module):
     def __init__(self, head_dim: int, block_size: int, base: float = 10000.0) -> None:
         super().__init__()
         if head_dim % 2 != 0:
-            fail("head_dim", "even for rotary positions", head_dim,
-                 "Choose n_embd and n_head so n_embd // n_head is even.")
+            fail(
+                "head_dim",
+                "even for rotary positions",
+                head_dim,
+                "Choose n_embd and n_head so n_embd // n_head is even.",
+            )
         self.block_size = block_size
         inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)  # (D/2,)
         angles = torch.arange(block_size, dtype=torch.float64)[:, None] * inv_freq  # (block_size, D/2)

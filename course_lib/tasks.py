@@ -110,11 +110,20 @@ def load_split(name: str, split: str) -> list[tuple[str, str]]:
     """The shipped (source, target) pairs of task ``name``, split "train", "val" or "test"."""
     _check_task(name)
     if split not in SPLIT_SIZES:
-        fail("split", f"one of {list(SPLIT_SIZES)}", repr(split), "Use 'train' to fit, 'val' to tune, 'test' once.")
+        fail(
+            "split",
+            f"one of {list(SPLIT_SIZES)}",
+            repr(split),
+            "Use 'train' to fit, 'val' to tune, 'test' once.",
+        )
     path = TASK_DIR / f"{name}.jsonl"
     if not path.is_file():
-        fail("name", f"a task whose file exists ({path})", repr(name),
-             "The task file is missing: run `make data` in the repository root (it runs scripts/make_data.py).")
+        fail(
+            "name",
+            f"a task whose file exists ({path})",
+            repr(name),
+            "The task file is missing: run `make data` in the repository root (it runs scripts/make_data.py).",
+        )
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     return [(row["source"], row["target"]) for row in rows if row["split"] == split]
 
@@ -122,8 +131,12 @@ def load_split(name: str, split: str) -> list[tuple[str, str]]:
 def exact_match(predictions: Sequence[str], targets: Sequence[str]) -> float:
     """Fraction of predictions that equal their target exactly (1.0 = all correct)."""
     if len(predictions) != len(targets):
-        fail("predictions", f"as many strings as targets ({len(targets)})", f"{len(predictions)} strings",
-             "Predict one string per target, in the same order.")
+        fail(
+            "predictions",
+            f"as many strings as targets ({len(targets)})",
+            f"{len(predictions)} strings",
+            "Predict one string per target, in the same order.",
+        )
     if not targets:
         fail("targets", "a non-empty list", "an empty list", "Pass at least one example.")
     return sum(p == t for p, t in zip(predictions, targets)) / len(targets)
@@ -142,7 +155,12 @@ class Seq2SeqVocab:
 
     def __init__(self, chars: str):
         if not isinstance(chars, str) or not chars or len(set(chars)) != len(chars):
-            fail("chars", "a non-empty string of distinct characters", repr(chars), "Use e.g. TASK_CHARS['reverse'].")
+            fail(
+                "chars",
+                "a non-empty string of distinct characters",
+                repr(chars),
+                "Use e.g. TASK_CHARS['reverse'].",
+            )
         self.chars = chars
         self.stoi = {ch: len(self.SPECIALS) + i for i, ch in enumerate(chars)}
 
@@ -159,9 +177,12 @@ class Seq2SeqVocab:
         """Characters -> ids (no special tokens added)."""
         unknown = sorted(set(text) - self.stoi.keys())
         if unknown:
-            fail("text", f"made of the characters {self.chars!r}",
-                 f"unknown character(s) {', '.join(map(repr, unknown))}",
-                 "Use examples of the task this vocabulary was made for (Seq2SeqVocab.for_task(name)).")
+            fail(
+                "text",
+                f"made of the characters {self.chars!r}",
+                f"unknown character(s) {', '.join(map(repr, unknown))}",
+                "Use examples of the task this vocabulary was made for (Seq2SeqVocab.for_task(name)).",
+            )
         return [self.stoi[ch] for ch in text]
 
     def decode(self, ids: Sequence[int] | torch.Tensor) -> str:
@@ -169,7 +190,12 @@ class Seq2SeqVocab:
         ids = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)
         bad = [i for i in ids if not 0 <= i < self.vocab_size]
         if bad:
-            fail("ids", f"token ids in [0, {self.vocab_size})", f"{bad[0]!r}", "Decode ids made with this vocabulary.")
+            fail(
+                "ids",
+                f"token ids in [0, {self.vocab_size})",
+                f"{bad[0]!r}",
+                "Decode ids made with this vocabulary.",
+            )
         if self.eos_id in ids:
             ids = ids[: ids.index(self.eos_id)]
         return "".join(self.chars[i - len(self.SPECIALS)] for i in ids if i >= len(self.SPECIALS))
@@ -191,8 +217,12 @@ def _pad(rows: list[list[int]], value: int) -> torch.Tensor:
 
 def _check_pairs(pairs: Sequence[tuple[str, str]]) -> None:
     if not pairs or any(len(pair) != 2 or not pair[0] for pair in pairs):
-        fail("pairs", "a non-empty list of (source, target) pairs with non-empty sources", repr(list(pairs)[:3]),
-             "Pass examples from make_task or load_split, e.g. load_split('reverse', 'train')[:32].")
+        fail(
+            "pairs",
+            "a non-empty list of (source, target) pairs with non-empty sources",
+            repr(list(pairs)[:3]),
+            "Pass examples from make_task or load_split, e.g. load_split('reverse', 'train')[:32].",
+        )
 
 
 @dataclass
@@ -245,4 +275,6 @@ def decoder_only_batch(pairs: Sequence[tuple[str, str]], vocab: Seq2SeqVocab) ->
         inputs.append(sequence[:-1])
         # The first len(prompt) - 1 positions would predict the source and SEP: not part of the loss.
         targets.append([IGNORE_INDEX] * (len(prompt) - 1) + sequence[len(prompt) :])
-    return DecoderOnlyBatch(idx=_pad(inputs, vocab.pad_id), targets=_pad(targets, IGNORE_INDEX))  # (B, T) each
+    return DecoderOnlyBatch(
+        idx=_pad(inputs, vocab.pad_id), targets=_pad(targets, IGNORE_INDEX)
+    )  # (B, T) each

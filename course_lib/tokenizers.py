@@ -34,30 +34,53 @@ from course_lib.validation import check_int, fail
 def _check_text(argument: str, text: str, *, allow_empty: bool = True) -> None:
     """``text`` must be a ``str`` (and, for training, not empty)."""
     if not isinstance(text, str):
-        fail(argument, "a str", f"{type(text).__name__}", "Pass the text itself, e.g. load_corpus('python-docs').")
+        fail(
+            argument,
+            "a str",
+            f"{type(text).__name__}",
+            "Pass the text itself, e.g. load_corpus('python-docs').",
+        )
     if not allow_empty and not text:
-        fail(argument, "non-empty text", "''", "Pass the text the tokenizer should learn its vocabulary from.")
+        fail(
+            argument, "non-empty text", "''", "Pass the text the tokenizer should learn its vocabulary from."
+        )
 
 
 def _ids_to_list(ids: Sequence[int] | torch.Tensor, vocab_size: int) -> list[int]:
     """Turn ``ids`` (a list of ints or a 1-D tensor of shape (T,)) into a list and check each id is in range."""
     if isinstance(ids, torch.Tensor):
         if ids.dim() != 1 or ids.is_floating_point():
-            fail("ids", "a 1-D integer tensor of shape (T,)", f"shape {tuple(ids.shape)}, dtype {ids.dtype}",
-                 "Decode one row at a time, e.g. tokenizer.decode(idx[0]).")
+            fail(
+                "ids",
+                "a 1-D integer tensor of shape (T,)",
+                f"shape {tuple(ids.shape)}, dtype {ids.dtype}",
+                "Decode one row at a time, e.g. tokenizer.decode(idx[0]).",
+            )
         ids = ids.tolist()
     if isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence):
-        fail("ids", "a list of token ids (ints) or a 1-D tensor", f"{type(ids).__name__}",
-             "Pass what encode() returned, e.g. tokenizer.decode(tokenizer.encode('hello')).")
+        fail(
+            "ids",
+            "a list of token ids (ints) or a 1-D tensor",
+            f"{type(ids).__name__}",
+            "Pass what encode() returned, e.g. tokenizer.decode(tokenizer.encode('hello')).",
+        )
     not_ints = [i for i in ids if isinstance(i, bool) or not isinstance(i, int)]
     if not_ints:
-        fail("ids", "a list of ints", f"{not_ints[0]!r} ({type(not_ints[0]).__name__})",
-             "Convert with [int(i) for i in ids].")
+        fail(
+            "ids",
+            "a list of ints",
+            f"{not_ints[0]!r} ({type(not_ints[0]).__name__})",
+            "Convert with [int(i) for i in ids].",
+        )
     out_of_range = sorted({i for i in ids if not 0 <= i < vocab_size})
     if out_of_range:
-        fail("ids", f"token ids in [0, {vocab_size})", f"out-of-range id(s) {', '.join(map(str, out_of_range))}",
-             f"Only decode ids made by this tokenizer (vocab_size {vocab_size}); check that the model's "
-             "vocab_size equals tokenizer.vocab_size.")
+        fail(
+            "ids",
+            f"token ids in [0, {vocab_size})",
+            f"out-of-range id(s) {', '.join(map(str, out_of_range))}",
+            f"Only decode ids made by this tokenizer (vocab_size {vocab_size}); check that the model's "
+            "vocab_size equals tokenizer.vocab_size.",
+        )
     return list(ids)
 
 
@@ -73,16 +96,28 @@ class CharTokenizer:
         if isinstance(chars, str):
             chars = list(chars)
         if not isinstance(chars, (list, tuple)):
-            fail("chars", "a list of single characters", type(chars).__name__,
-                 "Build the tokenizer with CharTokenizer.from_text(text).")
+            fail(
+                "chars",
+                "a list of single characters",
+                type(chars).__name__,
+                "Build the tokenizer with CharTokenizer.from_text(text).",
+            )
         bad = [c for c in chars if not isinstance(c, str) or len(c) != 1]
         if not chars or bad:
-            fail("chars", "a non-empty list of single characters", repr(bad[0]) if bad else "an empty list",
-                 "Build the tokenizer with CharTokenizer.from_text(text).")
+            fail(
+                "chars",
+                "a non-empty list of single characters",
+                repr(bad[0]) if bad else "an empty list",
+                "Build the tokenizer with CharTokenizer.from_text(text).",
+            )
         if len(set(chars)) != len(chars):
             repeated = sorted({c for c in chars if chars.count(c) > 1})
-            fail("chars", "a list of distinct characters", f"repeats of {', '.join(map(repr, repeated))}",
-                 "Use CharTokenizer.from_text(text), which keeps each character once.")
+            fail(
+                "chars",
+                "a list of distinct characters",
+                f"repeats of {', '.join(map(repr, repeated))}",
+                "Use CharTokenizer.from_text(text), which keeps each character once.",
+            )
         self.chars: list[str] = list(chars)
         self.stoi: dict[str, int] = {ch: i for i, ch in enumerate(self.chars)}  # string -> id
 
@@ -101,10 +136,13 @@ class CharTokenizer:
         _check_text("text", text)
         unknown = sorted(set(text) - self.stoi.keys())
         if unknown:
-            fail("text", "made of characters in the tokenizer's vocabulary",
-                 f"{len(unknown)} unknown character(s): {', '.join(map(repr, unknown))}",
-                 "Remove or replace them (e.g. ''.join(c for c in text if c in tokenizer.stoi)), or build the "
-                 "tokenizer with CharTokenizer.from_text(...) from text that contains them.")
+            fail(
+                "text",
+                "made of characters in the tokenizer's vocabulary",
+                f"{len(unknown)} unknown character(s): {', '.join(map(repr, unknown))}",
+                "Remove or replace them (e.g. ''.join(c for c in text if c in tokenizer.stoi)), or build the "
+                "tokenizer with CharTokenizer.from_text(...) from text that contains them.",
+            )
         return [self.stoi[ch] for ch in text]
 
     def decode(self, ids: Sequence[int] | torch.Tensor) -> str:
@@ -162,9 +200,12 @@ class BPETokenizer:
 
     def __init__(self, merges: Sequence[Sequence[int]] = (), pattern: str = SPLIT_PATTERN):
         if not isinstance(merges, (list, tuple)) or not isinstance(pattern, str):
-            fail("merges", "a list of [id, id] pairs (with pattern a str)",
-                 f"{type(merges).__name__} (pattern {type(pattern).__name__})",
-                 "Pass the merges of a trained tokenizer, e.g. tokenizer.to_dict()['merges'].")
+            fail(
+                "merges",
+                "a list of [id, id] pairs (with pattern a str)",
+                f"{type(merges).__name__} (pattern {type(pattern).__name__})",
+                "Pass the merges of a trained tokenizer, e.g. tokenizer.to_dict()['merges'].",
+            )
         self.pattern = pattern
         self._reset()
         for pair in merges:
@@ -179,9 +220,17 @@ class BPETokenizer:
 
     def _add_merge(self, pair: Sequence[int]) -> None:
         """Add the token ``len(vocab)`` that stands for ``pair`` (two existing ids)."""
-        if not isinstance(pair, (list, tuple)) or len(pair) != 2 or any(isinstance(i, bool) or not isinstance(i, int) or i not in self.vocab for i in pair):
-            fail("merges", f"pairs of existing token ids (below {len(self.vocab)} at merge {len(self.merges)})",
-                 repr(pair), "Pass the merges of a trained tokenizer, e.g. tokenizer.to_dict()['merges'].")
+        if (
+            not isinstance(pair, (list, tuple))
+            or len(pair) != 2
+            or any(isinstance(i, bool) or not isinstance(i, int) or i not in self.vocab for i in pair)
+        ):
+            fail(
+                "merges",
+                f"pairs of existing token ids (below {len(self.vocab)} at merge {len(self.merges)})",
+                repr(pair),
+                "Pass the merges of a trained tokenizer, e.g. tokenizer.to_dict()['merges'].",
+            )
         a, b = pair
         self._rank[(a, b)] = len(self.merges)
         self.vocab[len(self.vocab)] = self.vocab[a] + self.vocab[b]
@@ -195,8 +244,12 @@ class BPETokenizer:
     def train(self, text: str, vocab_size: int) -> BPETokenizer:
         """Learn ``vocab_size - 256`` merges from ``text``; forgets earlier merges. Returns ``self``."""
         _check_text("text", text, allow_empty=False)
-        check_int("vocab_size", vocab_size, minimum=257,
-                  fix="Use more than 256 (the byte tokens); e.g. 512 learns 256 merges.")
+        check_int(
+            "vocab_size",
+            vocab_size,
+            minimum=257,
+            fix="Use more than 256 (the byte tokens); e.g. 512 learns 256 merges.",
+        )
         # Each distinct chunk, as a tuple of byte ids, with how often it occurs.
         chunk_counts = Counter(re.findall(self.pattern, text))
         pieces = {tuple(chunk.encode("utf-8")): n for chunk, n in chunk_counts.items()}
@@ -290,10 +343,17 @@ _TOKENIZER_TYPES = {"char": CharTokenizer, "bpe": BPETokenizer}
 def _check_dict(d: dict, expected_type: str, keys: list[str]) -> None:
     if not isinstance(d, dict) or d.get("type") != expected_type:
         given = d.get("type") if isinstance(d, dict) else type(d).__name__
-        fail("d", f"a dict with type '{expected_type}'", repr(given), "Pass the output of tokenizer.to_dict().")
+        fail(
+            "d", f"a dict with type '{expected_type}'", repr(given), "Pass the output of tokenizer.to_dict()."
+        )
     missing = [k for k in keys if k not in d]
     if missing:
-        fail("d", f"a dict with keys {keys}", f"a dict without {missing}", "Pass the output of tokenizer.to_dict().")
+        fail(
+            "d",
+            f"a dict with keys {keys}",
+            f"a dict without {missing}",
+            "Pass the output of tokenizer.to_dict().",
+        )
 
 
 def tokenizer_from_dict(d: dict) -> CharTokenizer | BPETokenizer:
@@ -301,5 +361,10 @@ def tokenizer_from_dict(d: dict) -> CharTokenizer | BPETokenizer:
     kind = d.get("type") if isinstance(d, dict) else None
     if kind not in _TOKENIZER_TYPES:
         given = repr(kind) if isinstance(d, dict) else type(d).__name__
-        fail("d['type']", f"one of {sorted(_TOKENIZER_TYPES)}", given, "Pass the output of tokenizer.to_dict().")
+        fail(
+            "d['type']",
+            f"one of {sorted(_TOKENIZER_TYPES)}",
+            given,
+            "Pass the output of tokenizer.to_dict().",
+        )
     return _TOKENIZER_TYPES[kind].from_dict(d)

@@ -65,8 +65,13 @@ class TrainConfig:
         check_int("max_steps", self.max_steps, minimum=1, fix="Use e.g. 2000.")
         check_int("batch_size", self.batch_size, minimum=1, fix="Use e.g. 12.")
         check_number("learning_rate", self.learning_rate, low=0.0, low_inclusive=False, fix="Use e.g. 1e-3.")
-        check_number("min_lr", self.min_lr, low=0.0, high=self.learning_rate,
-                     fix="Use a value between 0 and learning_rate, e.g. learning_rate / 10.")
+        check_number(
+            "min_lr",
+            self.min_lr,
+            low=0.0,
+            high=self.learning_rate,
+            fix="Use a value between 0 and learning_rate, e.g. learning_rate / 10.",
+        )
         check_int("warmup_steps", self.warmup_steps, minimum=0, fix="Use e.g. 100 (0 = no warmup).")
         check_number("weight_decay", self.weight_decay, low=0.0, fix="Use e.g. 0.1 (0 = no decay).")
         check_number("beta1", self.beta1, low=0.0, high=1.0, high_inclusive=False, fix="Use e.g. 0.9.")
@@ -75,8 +80,13 @@ class TrainConfig:
         check_int("eval_interval", self.eval_interval, minimum=1, fix="Use e.g. 250.")
         check_int("eval_iters", self.eval_iters, minimum=1, fix="Use e.g. 20.")
         if self.max_seconds is not None:
-            check_number("max_seconds", self.max_seconds, low=0.0, low_inclusive=False,
-                         fix="Use e.g. 60, or None for no time limit.")
+            check_number(
+                "max_seconds",
+                self.max_seconds,
+                low=0.0,
+                low_inclusive=False,
+                fix="Use e.g. 60, or None for no time limit.",
+            )
         check_int("seed", self.seed, minimum=0, fix="Use e.g. 0.")
 
 
@@ -85,8 +95,18 @@ def baby_gpt_reference_training() -> TrainConfig:
 
     Pairs with ``configs.baby_gpt_reference``: batch 12, 2000 steps, AdamW lr 1e-3 -> 1e-4, 100 warmup steps.
     """
-    return TrainConfig(max_steps=2000, batch_size=12, learning_rate=1e-3, min_lr=1e-4, warmup_steps=100,
-                       weight_decay=0.1, beta2=0.99, grad_clip=1.0, eval_interval=250, eval_iters=20)
+    return TrainConfig(
+        max_steps=2000,
+        batch_size=12,
+        learning_rate=1e-3,
+        min_lr=1e-4,
+        warmup_steps=100,
+        weight_decay=0.1,
+        beta2=0.99,
+        grad_clip=1.0,
+        eval_interval=250,
+        eval_iters=20,
+    )
 
 
 def course_default_training() -> TrainConfig:
@@ -95,8 +115,18 @@ def course_default_training() -> TrainConfig:
     Batches of 32 (not 12) keep both CPU cores busy; with them the learning rate can be twice the baby
     GPT's; 450 steps (0.9M training tokens, about 30 s on 2 cores) go below its final loss.
     """
-    return TrainConfig(max_steps=450, batch_size=32, learning_rate=2e-3, min_lr=1e-4, warmup_steps=40,
-                       weight_decay=0.1, beta2=0.99, grad_clip=1.0, eval_interval=50, eval_iters=20)
+    return TrainConfig(
+        max_steps=450,
+        batch_size=32,
+        learning_rate=2e-3,
+        min_lr=1e-4,
+        warmup_steps=40,
+        weight_decay=0.1,
+        beta2=0.99,
+        grad_clip=1.0,
+        eval_interval=50,
+        eval_iters=20,
+    )
 
 
 # name -> (model config preset, training settings preset); shared by the CLI and the benchmark
@@ -260,18 +290,40 @@ def build_parser() -> argparse.ArgumentParser:
         "stderr; the last line on stdout is one JSON object with val_loss, train_loss, steps, seconds, "
         "params and tokens_per_second.",
     )
-    parser.add_argument("--text", required=True, help="UTF-8 text file to train on (the last 10%% is validation)")
-    parser.add_argument("--out", required=True, help="directory for the checkpoint (model.safetensors + checkpoint.json)")
-    parser.add_argument("--config", choices=sorted(PRESETS), default="course-default",
-                        help="model and optimisation preset (default: course-default; baby-gpt-reference is the "
-                        "4-layer, 128-dim CPU recipe)")
-    parser.add_argument("--max-steps", type=int, default=None,
-                        help="optimizer steps; the learning-rate schedule ends here (default: the preset's)")
-    parser.add_argument("--max-seconds", type=float, default=None,
-                        help="stop training after this many seconds of wall time (default: no limit)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed for initialisation and batches (default: 0)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for torch (default: torch's choice, at most the number of CPU cores)")
+    parser.add_argument(
+        "--text", required=True, help="UTF-8 text file to train on (the last 10%% is validation)"
+    )
+    parser.add_argument(
+        "--out", required=True, help="directory for the checkpoint (model.safetensors + checkpoint.json)"
+    )
+    parser.add_argument(
+        "--config",
+        choices=sorted(PRESETS),
+        default="course-default",
+        help="model and optimisation preset (default: course-default; baby-gpt-reference is the "
+        "4-layer, 128-dim CPU recipe)",
+    )
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="optimizer steps; the learning-rate schedule ends here (default: the preset's)",
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=None,
+        help="stop training after this many seconds of wall time (default: no limit)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random seed for initialisation and batches (default: 0)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for torch (default: torch's choice, at most the number of CPU cores)",
+    )
     return parser
 
 
@@ -290,8 +342,13 @@ def run_cli(args: argparse.Namespace) -> dict:
     cfg = train_preset()
     max_steps = cfg.max_steps if args.max_steps is None else args.max_steps
     check_int("--max-steps", max_steps, minimum=1, fix="Use e.g. 2000.")
-    cfg = replace(cfg, max_steps=max_steps, max_seconds=args.max_seconds, seed=args.seed,
-                  eval_interval=min(cfg.eval_interval, max_steps))  # replace() re-runs the checks
+    cfg = replace(
+        cfg,
+        max_steps=max_steps,
+        max_seconds=args.max_seconds,
+        seed=args.seed,
+        eval_interval=min(cfg.eval_interval, max_steps),
+    )  # replace() re-runs the checks
 
     try:
         text = load_corpus(args.text)
@@ -304,8 +361,12 @@ def run_cli(args: argparse.Namespace) -> dict:
     if len(val_ids) <= config.block_size:
         # A short text still trains: shrink the context so one validation window fits.
         if len(val_ids) < 9:
-            fail("--text", "a text of at least 90 characters (its last 10% is the validation set)",
-                 f"{len(ids)} characters", "Pass a longer text file.")
+            fail(
+                "--text",
+                "a text of at least 90 characters (its last 10% is the validation set)",
+                f"{len(ids)} characters",
+                "Pass a longer text file.",
+            )
         config.block_size = len(val_ids) - 1
         print(f"note: the text is short, so block_size is reduced to {config.block_size}", file=sys.stderr)
 

@@ -47,37 +47,57 @@ def as_float_tensor(argument: str, value: object) -> torch.Tensor:
     if isinstance(value, np.ndarray):
         value = torch.from_numpy(value)
     if not isinstance(value, torch.Tensor):
-        fail(argument, "a torch.Tensor", f"{type(value).__name__}", "Wrap the numbers with torch.tensor(...).")
+        fail(
+            argument, "a torch.Tensor", f"{type(value).__name__}", "Wrap the numbers with torch.tensor(...)."
+        )
     tensor = value.detach().to("cpu", torch.float32)
     if torch.isnan(tensor).any():
-        fail(argument, "free of NaN values", "a tensor containing NaN", "Check the computation that produced it.")
+        fail(
+            argument,
+            "free of NaN values",
+            "a tensor containing NaN",
+            "Check the computation that produced it.",
+        )
     return tensor
 
 
-def check_labels(argument: str, labels: Sequence[str], tensor_argument: str, size: int, dimension: str) -> list[str]:
+def check_labels(
+    argument: str, labels: Sequence[str], tensor_argument: str, size: int, dimension: str
+) -> list[str]:
     """Check that there is one string label per entry along a tensor dimension; return them as a list."""
     if isinstance(labels, str):
         labels = list(labels)  # "hello" -> ["h", "e", "l", "l", "o"], handy for character-level models
     labels = [str(label) for label in labels]
     if len(labels) != size:
-        fail(argument, f"one label per entry of {dimension} ({tensor_argument} has {dimension} = {size})",
-             f"{len(labels)} labels", "Pass one string per token, e.g. [tokenizer.decode([i]) for i in ids].")
+        fail(
+            argument,
+            f"one label per entry of {dimension} ({tensor_argument} has {dimension} = {size})",
+            f"{len(labels)} labels",
+            "Pass one string per token, e.g. [tokenizer.decode([i]) for i in ids].",
+        )
     return labels
 
 
 def check_attention_rows(argument: str, weights: torch.Tensor) -> None:
     """Check that attention weights (..., T_q, T_k) are probabilities: >= 0 and each query row sums to 1."""
     if (weights < 0).any():
-        fail(argument, "attention weights (all >= 0)", f"a minimum of {weights.min().item():.3g}",
-             "Pass the softmax output, not the raw scores QK^T/sqrt(d).")
+        fail(
+            argument,
+            "attention weights (all >= 0)",
+            f"a minimum of {weights.min().item():.3g}",
+            "Pass the softmax output, not the raw scores QK^T/sqrt(d).",
+        )
     row_sums = weights.sum(dim=-1)  # (..., T_q)
     worst = (row_sums - 1).abs().argmax()
     index = np.unravel_index(worst.item(), tuple(row_sums.shape))
     if abs(row_sums[index].item() - 1) > 1e-2:
         where = ", ".join(str(int(i)) for i in index)
-        fail(argument, "attention weights whose rows (one per query) sum to 1",
-             f"a row summing to {row_sums[index].item():.3f} at index ({where})",
-             "Pass the softmax output (the weights returned by scaled_dot_product_attention), not the raw scores.")
+        fail(
+            argument,
+            "attention weights whose rows (one per query) sum to 1",
+            f"a row summing to {row_sums[index].item():.3f} at index ({where})",
+            "Pass the softmax output (the weights returned by scaled_dot_product_attention), not the raw scores.",
+        )
 
 
 def _escape_mathtext(label: str) -> str:
@@ -106,9 +126,13 @@ def _figure_and_axes(ax: Axes | None, width: float, height: float) -> tuple[Figu
 # ---------------------------------------------------------------- attention
 
 
-def _draw_attention(ax: Axes, weights: np.ndarray, query_labels: list[str], key_labels: list[str], annotate: bool):
+def _draw_attention(
+    ax: Axes, weights: np.ndarray, query_labels: list[str], key_labels: list[str], annotate: bool
+):
     """Draw one (T_q, T_k) heatmap with token labels on ``ax``; returns the image (for a colourbar)."""
-    image = ax.imshow(weights, cmap=ATTENTION_CMAP, vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
+    image = ax.imshow(
+        weights, cmap=ATTENTION_CMAP, vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest"
+    )
     long_labels = any(len(label) > 2 for label in key_labels)  # sub-word tokens: turn them to fit
     ax.set_xticks(range(len(key_labels)), key_labels, rotation=90 if long_labels else 0, fontsize=9)
     ax.set_yticks(range(len(query_labels)), query_labels, fontsize=9)
@@ -118,8 +142,15 @@ def _draw_attention(ax: Axes, weights: np.ndarray, query_labels: list[str], key_
     if annotate:
         for i, j in np.ndindex(weights.shape):
             value = weights[i, j]
-            ax.text(j, i, f"{value:.2f}"[1:] if value < 1 else "1", ha="center", va="center", fontsize=7,
-                    color="white" if value > 0.6 else "black")
+            ax.text(
+                j,
+                i,
+                f"{value:.2f}"[1:] if value < 1 else "1",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if value > 0.6 else "black",
+            )
     return image
 
 
@@ -136,7 +167,9 @@ def plot_attention(
     (self-attention). Cells show their weight when the map is small (T_q, T_k <= 12). Colour scale 0..1.
     """
     weights = as_float_tensor("weights", weights)
-    check_shape("weights", weights, ("T_q", "T_k"), "Select one map first, e.g. attn[0, head] for (B, H, T_q, T_k).")
+    check_shape(
+        "weights", weights, ("T_q", "T_k"), "Select one map first, e.g. attn[0, head] for (B, H, T_q, T_k)."
+    )
     t_q, t_k = weights.shape
     query_labels = _tick_labels(check_labels("query_tokens", query_tokens, "weights", t_q, "T_q"))
     key_tokens = query_tokens if key_tokens is None else key_tokens
@@ -164,7 +197,9 @@ def plot_attention_heads(
     tokens label the queries; key_tokens (default: tokens) label the keys.
     """
     weights = as_float_tensor("weights", weights)
-    check_shape("weights", weights, ("H", "T_q", "T_k"), "Select one layer and batch row, e.g. attentions[layer][0].")
+    check_shape(
+        "weights", weights, ("H", "T_q", "T_k"), "Select one layer and batch row, e.g. attentions[layer][0]."
+    )
     check_int("ncols", ncols, minimum=1, fix="Use e.g. ncols=4.")
     n_head, t_q, t_k = weights.shape
     query_labels = _tick_labels(check_labels("tokens", tokens, "weights", t_q, "T_q"))
@@ -218,18 +253,31 @@ def plot_distribution(
         reference = as_float_tensor("reference", reference)
         check_shape("reference", reference, (vocab_size,), "Pass the (V,) distribution before filtering.")
 
-    order = torch.argsort(probs if reference is None else reference, descending=True, stable=True)[:top]  # (top,)
+    order = torch.argsort(probs if reference is None else reference, descending=True, stable=True)[
+        :top
+    ]  # (top,)
     positions = np.arange(len(order))
     fig, ax = _figure_and_axes(ax, width=min(2.0 + 0.4 * len(order), 12.0), height=3.5)
     if reference is not None:
         ax.bar(positions, reference[order].numpy(), color=REMOVED_COLOR, label="before filtering")
     kept = probs[order] > 0
-    ax.bar(positions, probs[order].numpy(), color=[KEPT_COLOR if k else REMOVED_COLOR for k in kept],
-           label="probability" if reference is None else "after filtering", width=0.6)
+    ax.bar(
+        positions,
+        probs[order].numpy(),
+        color=[KEPT_COLOR if k else REMOVED_COLOR for k in kept],
+        label="probability" if reference is None else "after filtering",
+        width=0.6,
+    )
     bar_labels = _tick_labels([labels[i] for i in order])
     long_labels = any(len(label) > 2 for label in bar_labels)  # sub-word tokens: turn them to fit
-    ax.set_xticks(positions, bar_labels, fontsize=10, rotation=60 if long_labels else 0,
-                  ha="right" if long_labels else "center", rotation_mode="anchor")
+    ax.set_xticks(
+        positions,
+        bar_labels,
+        fontsize=10,
+        rotation=60 if long_labels else 0,
+        ha="right" if long_labels else "center",
+        rotation_mode="anchor",
+    )
     ax.set_ylim(0, 1.05 * max(probs.max().item(), 0 if reference is None else reference.max().item(), 1e-9))
     ax.set_ylabel("probability")
     ax.set_xlabel(f"top {len(order)} of {vocab_size} tokens")
@@ -248,7 +296,9 @@ def _beam_layout(trace: Sequence[Sequence[object]]) -> list[list[float]]:
     rows: list[list[float]] = []
     for t, step in enumerate(trace):
         parent_rows = rows[t - 1] if t else [0.0]
-        order = sorted(range(len(step)), key=lambda i: (parent_rows[step[i].parent] if t else 0.0, -step[i].log_prob))
+        order = sorted(
+            range(len(step)), key=lambda i: (parent_rows[step[i].parent] if t else 0.0, -step[i].log_prob)
+        )
         row_of = [0.0] * len(step)
         for rank, i in enumerate(order):
             row_of[i] = rank - (len(step) - 1) / 2  # centred on the prompt's row
@@ -258,17 +308,33 @@ def _beam_layout(trace: Sequence[Sequence[object]]) -> list[list[float]]:
 
 def _check_trace(trace: Sequence[Sequence[object]]) -> None:
     if len(trace) == 0:
-        fail("trace", "a non-empty list of steps", "an empty trace", "Run beam_search with max_new_tokens >= 1.")
+        fail(
+            "trace",
+            "a non-empty list of steps",
+            "an empty trace",
+            "Run beam_search with max_new_tokens >= 1.",
+        )
     for t, step in enumerate(trace):
         previous = len(trace[t - 1]) if t else 1
         for i, node in enumerate(step):
             if not all(hasattr(node, name) for name in ("parent", "token", "log_prob", "finished")):
-                fail(f"trace[{t}][{i}]", "a node with .parent, .token, .log_prob and .finished (decoding.BeamNode)",
-                     type(node).__name__, "Pass result.trace from course_lib.decoding.beam_search.")
+                fail(
+                    f"trace[{t}][{i}]",
+                    "a node with .parent, .token, .log_prob and .finished (decoding.BeamNode)",
+                    type(node).__name__,
+                    "Pass result.trace from course_lib.decoding.beam_search.",
+                )
             valid = node.parent == -1 if t == 0 else 0 <= node.parent < previous
             if not valid:
-                expected = "-1 (the prompt)" if t == 0 else f"an index into trace[{t - 1}] (0 to {previous - 1})"
-                fail(f"trace[{t}][{i}].parent", expected, repr(node.parent), "Pass an unmodified beam_search trace.")
+                expected = (
+                    "-1 (the prompt)" if t == 0 else f"an index into trace[{t - 1}] (0 to {previous - 1})"
+                )
+                fail(
+                    f"trace[{t}][{i}].parent",
+                    expected,
+                    repr(node.parent),
+                    "Pass an unmodified beam_search trace.",
+                )
 
 
 def plot_beam_tree(
@@ -298,16 +364,28 @@ def plot_beam_tree(
     n_steps, widest = len(trace), max(len(step) for step in trace)
     fig, ax = _figure_and_axes(ax, width=min(2.0 + 1.2 * n_steps, 16.0), height=min(1.5 + 0.7 * widest, 10.0))
     box = {"boxstyle": "round,pad=0.3", "linewidth": 1}
-    ax.text(0, 0, _escape_mathtext(display_token(prompt[-12:])), ha="center", va="center", fontsize=10,
-            bbox={**box, "facecolor": "#eeeeee", "edgecolor": "#555555"})
+    ax.text(
+        0,
+        0,
+        _escape_mathtext(display_token(prompt[-12:])),
+        ha="center",
+        va="center",
+        fontsize=10,
+        bbox={**box, "facecolor": "#eeeeee", "edgecolor": "#555555"},
+    )
     for t, step in enumerate(trace):
         continued = {node.parent for node in trace[t + 1]} if t + 1 < n_steps else set(range(len(step)))
         for i, node in enumerate(step):
             x, y = t + 1, rows[t][i]
             parent_y = rows[t - 1][node.parent] if t else 0.0
             on_best = (t, i) in best_path
-            ax.plot([x - 1, x], [parent_y, y], color="#1f77b4" if on_best else "#aaaaaa",
-                    linewidth=2.5 if on_best else 1, zorder=1)
+            ax.plot(
+                [x - 1, x],
+                [parent_y, y],
+                color="#1f77b4" if on_best else "#aaaaaa",
+                linewidth=2.5 if on_best else 1,
+                zorder=1,
+            )
             if node.finished:
                 face, edge = "#d9f2d9", "#2ca02c"
             elif i in continued:
@@ -315,13 +393,24 @@ def plot_beam_tree(
             else:
                 face, edge = "#f2f2f2", "#bbbbbb"
             label = _escape_mathtext(display_token(_token_label(token_labels, node.token)))
-            ax.text(x, y, f"{label}\n{node.log_prob:.2f}", ha="center", va="center", fontsize=9, zorder=2,
-                    fontweight="bold" if on_best else "normal", bbox={**box, "facecolor": face, "edgecolor": edge})
+            ax.text(
+                x,
+                y,
+                f"{label}\n{node.log_prob:.2f}",
+                ha="center",
+                va="center",
+                fontsize=9,
+                zorder=2,
+                fontweight="bold" if on_best else "normal",
+                bbox={**box, "facecolor": face, "edgecolor": edge},
+            )
     ax.set_xlim(-0.6, n_steps + 0.6)
     ax.set_ylim((widest + 1) / 2, -(widest + 1) / 2)  # best-ranked beams near the top
     ax.set_xticks(range(n_steps + 1), ["prompt"] + [str(t) for t in range(1, n_steps + 1)])
     ax.set_yticks([])
-    ax.set_xlabel("step (number: cumulative log-probability; green: ended with eos; grey: dropped)", fontsize=9)
+    ax.set_xlabel(
+        "step (number: cumulative log-probability; green: ended with eos; grey: dropped)", fontsize=9
+    )
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     if title:
@@ -359,12 +448,17 @@ def plot_positional_encoding(table: torch.Tensor, ax: Axes | None = None, title:
     Sinusoidal tables show fast waves in the first dimensions and slow ones in the last.
     """
     table = as_float_tensor("table", table)
-    check_shape("table", table, ("T", "C"), "Pass a (positions, n_embd) table, e.g. sinusoidal_table(64, 128).")
+    check_shape(
+        "table", table, ("T", "C"), "Pass a (positions, n_embd) table, e.g. sinusoidal_table(64, 128)."
+    )
     n_positions, n_embd = table.shape
     limit = max(table.abs().max().item(), 1e-9)  # symmetric scale so 0 is white
-    fig, ax = _figure_and_axes(ax, width=min(3.0 + 0.06 * n_embd, 12.0), height=min(2.5 + 0.06 * n_positions, 9.0))
-    image = ax.imshow(table.numpy(), cmap=POSITIONAL_CMAP, vmin=-limit, vmax=limit, aspect="auto",
-                      interpolation="nearest")
+    fig, ax = _figure_and_axes(
+        ax, width=min(3.0 + 0.06 * n_embd, 12.0), height=min(2.5 + 0.06 * n_positions, 9.0)
+    )
+    image = ax.imshow(
+        table.numpy(), cmap=POSITIONAL_CMAP, vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest"
+    )
     ax.set_xlabel("embedding dimension")
     ax.set_ylabel("position")
     fig.colorbar(image, ax=ax, label="value", shrink=0.8)
@@ -379,8 +473,12 @@ def _history_column(history: object, name: str) -> list:
     else:
         column = getattr(history, name, None)
     if column is None:
-        fail("history", f"a History (or dict) with a '{name}' list", type(history).__name__,
-             "Pass the History returned by course_lib.train.train, or a dict of lists.")
+        fail(
+            "history",
+            f"a History (or dict) with a '{name}' list",
+            type(history).__name__,
+            "Pass the History returned by course_lib.train.train, or a dict of lists.",
+        )
     return list(column)
 
 
@@ -394,13 +492,25 @@ def plot_training_history(history: object, ax: Axes | None = None, title: str | 
     fig, ax = _figure_and_axes(ax, width=6.0, height=3.8)
     for name, color in (("train_loss", "#1f77b4"), ("val_loss", "#ff7f0e")):
         losses = _history_column(history, name)
-        check_same_size(f"history.{name}", len(losses), "history.step", len(steps), "length",
-                        "Record one loss per entry of history.step (use None where it was not measured).")
+        check_same_size(
+            f"history.{name}",
+            len(losses),
+            "history.step",
+            len(steps),
+            "length",
+            "Record one loss per entry of history.step (use None where it was not measured).",
+        )
         points = [(s, v) for s, v in zip(steps, losses) if v is not None and math.isfinite(v)]
         if points:
             xs, ys = zip(*points)
-            ax.plot(xs, ys, marker="o" if len(points) <= 30 else None, markersize=3, color=color,
-                    label=name.replace("_", " "))
+            ax.plot(
+                xs,
+                ys,
+                marker="o" if len(points) <= 30 else None,
+                markersize=3,
+                color=color,
+                label=name.replace("_", " "),
+            )
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy loss (nats)")
     ax.grid(alpha=0.3)

@@ -18,7 +18,6 @@ in the element with class ``course-widget-output``.
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Sequence
 
 import ipywidgets as widgets
@@ -105,7 +104,9 @@ def _slider(kind: type[widgets.Widget], **options) -> widgets.Widget:
     return kind(**{"style": _SLIDER_STYLE, "layout": _SLIDER_LAYOUT, **options})
 
 
-def _finish_layout(view: widgets.VBox, kind: str, controls: list[widgets.Widget], output: widgets.HTML) -> None:
+def _finish_layout(
+    view: widgets.VBox, kind: str, controls: list[widgets.Widget], output: widgets.HTML
+) -> None:
     """Put controls above the output and tag the container with its CSS classes."""
     view.children = [widgets.HBox(controls, layout=widgets.Layout(flex_flow="row wrap")), output]
     view.add_class(CONTAINER_CLASS)
@@ -130,8 +131,15 @@ class TemperaturePreview(widgets.VBox):
     def __init__(self, temperature: float = 1.0):
         super().__init__()
         check_number("temperature", temperature, low=0.05, high=3.0, fix="The slider covers 0.05 to 3.")
-        self.temperature = _slider(widgets.FloatSlider, value=temperature, min=0.05, max=3.0, step=0.05,
-                                   description="temperature", readout_format=".2f")
+        self.temperature = _slider(
+            widgets.FloatSlider,
+            value=temperature,
+            min=0.05,
+            max=3.0,
+            step=0.05,
+            description="temperature",
+            readout_format=".2f",
+        )
         self.output = _new_output()
         _finish_layout(self, "temperature-preview", [self.temperature], self.output)
         self.temperature.observe(self._update, names="value")
@@ -142,15 +150,18 @@ class TemperaturePreview(widgets.VBox):
         order = torch.arange(len(self.CHARACTERS))  # already sorted by logit
         self.output.value = (
             f'<div class="course-temperature-view" style="{_FONT}">'
-            f"<p style=\"margin: 4px 0;\">Next character after <code style=\"{_TOKEN_FONT}\">"
+            f'<p style="margin: 4px 0;">Next character after <code style="{_TOKEN_FONT}">'
             f"{_token_html(self.CONTEXT)}</code> at temperature {self.temperature.value:.2f}:</p>"
             f"{_bars_html(self.CHARACTERS, self.probs, self.probs, order)}</div>"
         )
 
     def static_figure(self) -> Figure:
         """The current bars as a matplotlib Figure."""
-        return viz.plot_distribution(self.probs, self.CHARACTERS,
-                                     title=f"after '{self.CONTEXT}' at temperature {self.temperature.value:.2f}")
+        return viz.plot_distribution(
+            self.probs,
+            self.CHARACTERS,
+            title=f"after '{self.CONTEXT}' at temperature {self.temperature.value:.2f}",
+        )
 
 
 # ---------------------------------------------------------------- sampling filters
@@ -191,21 +202,47 @@ class SamplingWidget(widgets.VBox):
         vocab_size = logits.shape[0]
         check_number("temperature", temperature, low=0.0, high=3.0, fix="The slider covers 0 (greedy) to 3.")
         check_int("top_k", top_k, minimum=0, fix="Use 0 to switch top-k off.")
-        check_number("top_k", top_k, low=0, high=vocab_size,
-                     fix=f"There are only {vocab_size} tokens (0 switches top-k off).")
+        check_number(
+            "top_k",
+            top_k,
+            low=0,
+            high=vocab_size,
+            fix=f"There are only {vocab_size} tokens (0 switches top-k off).",
+        )
         check_number("top_p", top_p, low=0.01, high=1.0, fix="Use 1.0 to switch top-p off.")
         check_number("min_p", min_p, low=0.0, high=1.0, fix="Use 0.0 to switch min-p off.")
         check_int("max_rows", max_rows, minimum=1, fix="Use e.g. max_rows=20.")
         self.logits = logits  # (V,)
         self.order = torch.argsort(logits, descending=True, stable=True)[:max_rows]  # rows never reorder
 
-        self.temperature = _slider(widgets.FloatSlider, value=temperature, min=0.0, max=3.0, step=0.05,
-                                   description="temperature", readout_format=".2f")
+        self.temperature = _slider(
+            widgets.FloatSlider,
+            value=temperature,
+            min=0.0,
+            max=3.0,
+            step=0.05,
+            description="temperature",
+            readout_format=".2f",
+        )
         self.top_k = _slider(widgets.IntSlider, value=top_k, min=0, max=vocab_size, description="top-k")
-        self.top_p = _slider(widgets.FloatSlider, value=top_p, min=0.01, max=1.0, step=0.01, description="top-p",
-                             readout_format=".2f")
-        self.min_p = _slider(widgets.FloatSlider, value=min_p, min=0.0, max=1.0, step=0.01, description="min-p",
-                             readout_format=".2f")
+        self.top_p = _slider(
+            widgets.FloatSlider,
+            value=top_p,
+            min=0.01,
+            max=1.0,
+            step=0.01,
+            description="top-p",
+            readout_format=".2f",
+        )
+        self.min_p = _slider(
+            widgets.FloatSlider,
+            value=min_p,
+            min=0.0,
+            max=1.0,
+            step=0.01,
+            description="min-p",
+            readout_format=".2f",
+        )
         self.output = _new_output()
         controls = [self.temperature, self.top_k, self.top_p, self.min_p]
         _finish_layout(self, "sampling", controls, self.output)
@@ -233,14 +270,16 @@ class SamplingWidget(widgets.VBox):
         note = ""
         if hidden:
             hidden_mass = 1.0 - self.before[self.order].sum().item()
-            note = (f'<p style="margin: 4px 0; color: #666;">{hidden} less likely tokens not shown '
-                    f"({100 * hidden_mass:.1f}% before filtering).</p>")
+            note = (
+                f'<p style="margin: 4px 0; color: #666;">{hidden} less likely tokens not shown '
+                f"({100 * hidden_mass:.1f}% before filtering).</p>"
+            )
         self.output.value = (
             f'<div class="course-sampling-view" data-kept="{self.kept}" style="{_FONT}">'
             f'<p style="margin: 4px 0;"><b class="course-kept-count">{self.kept}</b> of {vocab_size} '
             f"tokens can be sampled"
             f" &middot; entropy <b>{self.entropy:.2f} bits</b> (like choosing among "
-            f"{2 ** self.entropy:.1f} equally likely tokens)</p>"
+            f"{2**self.entropy:.1f} equally likely tokens)</p>"
             f"{_bars_html(self.labels, self.probs, self.before, self.order)}{note}"
             f'<p style="margin: 4px 0; color: #666;">Off: top-k 0, top-p 1.00, min-p 0.00. '
             f"Temperature 0 = greedy.</p></div>"
@@ -248,11 +287,19 @@ class SamplingWidget(widgets.VBox):
 
     def static_figure(self) -> Figure:
         """The current distribution as a bar chart (grey: before the filters, blue: after)."""
-        settings = ", ".join(f"{name.replace('_', '-')} {value:g}" for name, value in self._options().items()
-                             if value is not None)
-        return viz.plot_distribution(self.probs, self.labels, top=len(self.order), reference=self.before,
-                                     title=f"{settings}: {self.kept} of {len(self.labels)} tokens left, "
-                                           f"entropy {self.entropy:.2f} bits")
+        settings = ", ".join(
+            f"{name.replace('_', '-')} {value:g}"
+            for name, value in self._options().items()
+            if value is not None
+        )
+        return viz.plot_distribution(
+            self.probs,
+            self.labels,
+            top=len(self.order),
+            reference=self.before,
+            title=f"{settings}: {self.kept} of {len(self.labels)} tokens left, "
+            f"entropy {self.entropy:.2f} bits",
+        )
 
 
 # ---------------------------------------------------------------- attention maps
@@ -266,23 +313,39 @@ def _stack_layers(weights: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tenso
     """
     if isinstance(weights, (list, tuple)):
         if not weights:
-            fail("weights", "a non-empty list (one tensor per layer)", "an empty list",
-                 "Run the model with return_attention=True and pass out.attentions.")
+            fail(
+                "weights",
+                "a non-empty list (one tensor per layer)",
+                "an empty list",
+                "Run the model with return_attention=True and pass out.attentions.",
+            )
         layers = []
         for layer, layer_weights in enumerate(weights):
             layer_weights = viz.as_float_tensor(f"weights[{layer}]", layer_weights)
             if layer_weights.dim() == 4 and layer_weights.shape[0] == 1:
                 layer_weights = layer_weights[0]  # (1, H, T_q, T_k) -> (H, T_q, T_k)
-            check_shape(f"weights[{layer}]", layer_weights, ("H", "T_q", "T_k"),
-                        "Pass one (H, T_q, T_k) tensor per layer (select one batch row with [0]).")
+            check_shape(
+                f"weights[{layer}]",
+                layer_weights,
+                ("H", "T_q", "T_k"),
+                "Pass one (H, T_q, T_k) tensor per layer (select one batch row with [0]).",
+            )
             if layer and layer_weights.shape != layers[0].shape:
-                fail(f"weights[{layer}]", f"of the same shape as weights[0] {tuple(layers[0].shape)}",
-                     f"shape {tuple(layer_weights.shape)}", "Every layer must cover the same heads and tokens.")
+                fail(
+                    f"weights[{layer}]",
+                    f"of the same shape as weights[0] {tuple(layers[0].shape)}",
+                    f"shape {tuple(layer_weights.shape)}",
+                    "Every layer must cover the same heads and tokens.",
+                )
             layers.append(layer_weights)
         return torch.stack(layers)  # (L, H, T_q, T_k)
     weights = viz.as_float_tensor("weights", weights)
-    check_shape("weights", weights, ("L", "H", "T_q", "T_k"),
-                "Stack one (H, T_q, T_k) map per layer, or pass the list out.attentions (batch of one).")
+    check_shape(
+        "weights",
+        weights,
+        ("L", "H", "T_q", "T_k"),
+        "Stack one (H, T_q, T_k) map per layer, or pass the list out.attentions (batch of one).",
+    )
     return weights
 
 
@@ -308,20 +371,40 @@ class AttentionMapWidget(widgets.VBox):
         self.weights = _stack_layers(weights)  # (L, H, T_q, T_k)
         n_layer, n_head, t_q, t_k = self.weights.shape
         self.tokens = viz.check_labels("tokens", tokens, "weights", t_q, "T_q")
-        self.key_tokens = viz.check_labels("key_tokens", tokens if key_tokens is None else key_tokens,
-                                           "weights", t_k, "T_k")
+        self.key_tokens = viz.check_labels(
+            "key_tokens", tokens if key_tokens is None else key_tokens, "weights", t_k, "T_k"
+        )
         viz.check_attention_rows("weights", self.weights)
         for name, value, count in (("layer", layer, n_layer), ("head", head, n_head)):
             check_int(name, value, minimum=0, fix=f"Number {name}s from 0.")
-            check_number(name, value, low=0, high=count - 1,
-                         fix=f"The weights have {count} {name}s, numbered 0 to {count - 1}.")
+            check_number(
+                name,
+                value,
+                low=0,
+                high=count - 1,
+                fix=f"The weights have {count} {name}s, numbered 0 to {count - 1}.",
+            )
         self.head_average = self.weights.mean(dim=1)  # (L, T_q, T_k)
 
         few_steps = {"width": "240px"}  # a handful of layers or heads: a short track is enough
-        self.layer = _slider(widgets.IntSlider, value=layer, min=0, max=n_layer - 1, description="layer",
-                             layout=few_steps, disabled=n_layer == 1)
-        self.head = _slider(widgets.IntSlider, value=head, min=0, max=n_head - 1, description="head",
-                            layout=few_steps, disabled=n_head == 1)
+        self.layer = _slider(
+            widgets.IntSlider,
+            value=layer,
+            min=0,
+            max=n_layer - 1,
+            description="layer",
+            layout=few_steps,
+            disabled=n_layer == 1,
+        )
+        self.head = _slider(
+            widgets.IntSlider,
+            value=head,
+            min=0,
+            max=n_head - 1,
+            description="head",
+            layout=few_steps,
+            disabled=n_head == 1,
+        )
         self.average_heads = widgets.Checkbox(value=False, description="average heads", indent=False)
         self.output = _new_output()
         controls = [self.layer, self.head, self.average_heads]
@@ -339,7 +422,11 @@ class AttentionMapWidget(widgets.VBox):
     def caption(self) -> str:
         """Which map is shown, e.g. "layer 1 of 4, head 2 of 4"."""
         n_layer, n_head = self.weights.shape[:2]
-        which = f"average of {n_head} heads" if self.average_heads.value else f"head {self.head.value} of {n_head}"
+        which = (
+            f"average of {n_head} heads"
+            if self.average_heads.value
+            else f"head {self.head.value} of {n_head}"
+        )
         return f"layer {self.layer.value} of {n_layer}, {which}"
 
     def _update(self, change: dict | None = None) -> None:
@@ -356,7 +443,9 @@ class AttentionMapWidget(widgets.VBox):
         queries = [_token_html(t) for t in self.tokens]
         keys = [_token_html(t) for t in self.key_tokens]
         rotate = any(len(viz.display_token(t)) > 2 for t in self.key_tokens)
-        key_style = "writing-mode: vertical-rl; transform: rotate(180deg); text-align: left;" if rotate else ""
+        key_style = (
+            "writing-mode: vertical-rl; transform: rotate(180deg); text-align: left;" if rotate else ""
+        )
 
         head = "".join(f'<th style="{_TOKEN_FONT} font-weight: normal; {key_style}">{k}</th>' for k in keys)
         rows = []
@@ -368,8 +457,10 @@ class AttentionMapWidget(widgets.VBox):
                 dark = ' class="dark"' if show_numbers and value > 0.6 else ""  # white numbers on dark cells
                 tip = f' title="{queries[i]} &rarr; {keys[j]}: {value:.3f}"' if with_tooltips else ""
                 cells.append(f'<td style="background:{colors[i * t_k + j]}"{dark}{tip}>{text}</td>')
-            rows.append(f'<tr><th style="{_TOKEN_FONT} font-weight: normal; text-align: right; '
-                        f'padding-right: 6px;">{queries[i]}</th>{"".join(cells)}</tr>')
+            rows.append(
+                f'<tr><th style="{_TOKEN_FONT} font-weight: normal; text-align: right; '
+                f'padding-right: 6px;">{queries[i]}</th>{"".join(cells)}</tr>'
+            )
         gradient = ", ".join(_hex_colors(np.linspace(0, 1, 6), viz.ATTENTION_CMAP))
         return (
             f'<div class="course-attention-view" data-layer="{self.layer.value}" '

@@ -35,7 +35,11 @@ def execute(path: Path) -> float:
         cell.metadata.pop("execution", None)  # old timestamps: they would only add noise to every diff
     start = time.perf_counter()
     NotebookClient(
-        notebook, kernel_name=KERNEL_NAME, timeout=300, store_widget_state=True, record_timing=False,
+        notebook,
+        kernel_name=KERNEL_NAME,
+        timeout=300,
+        store_widget_state=True,
+        record_timing=False,
         resources={"metadata": {"path": str(path.parent)}},
     ).execute()
     nbformat.write(notebook, path)
@@ -45,7 +49,9 @@ def execute(path: Path) -> float:
 def main(arguments: list[str]) -> None:
     os.environ.update(
         COURSE_OFFLINE="1",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / "tests" / "offline_site"), os.environ.get("PYTHONPATH")])),
+        PYTHONPATH=os.pathsep.join(
+            filter(None, [str(REPO / "tests" / "offline_site"), os.environ.get("PYTHONPATH")])
+        ),
     )
     for path in notebooks_in(arguments):
         print(f"{path}: executed in {execute(path):.1f} s", flush=True)

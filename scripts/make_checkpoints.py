@@ -20,7 +20,9 @@ from pathlib import Path
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # so `python scripts/make_checkpoints.py` finds course_lib without installing it
+sys.path.insert(
+    0, str(REPO)
+)  # so `python scripts/make_checkpoints.py` finds course_lib without installing it
 
 from course_lib.checkpoints import WEIGHTS_FILE, load_checkpoint, save_checkpoint  # noqa: E402
 from course_lib.data import encode_corpus, load_corpus, split_train_val, text_checksum  # noqa: E402
@@ -46,8 +48,9 @@ class Recipe:
 
 
 RECIPES = {
-    "char_gpt_python_docs": Recipe(corpus="python-docs", preset="course-default", max_steps=1000, seed=0,
-                                   prompt="The for statement"),
+    "char_gpt_python_docs": Recipe(
+        corpus="python-docs", preset="course-default", max_steps=1000, seed=0, prompt="The for statement"
+    ),
 }
 
 
@@ -62,8 +65,12 @@ def make_checkpoint(name: str, recipe: Recipe) -> Path:
     tokenizer = CharTokenizer.from_text(text)
     train_ids, val_ids = split_train_val(encode_corpus(text, tokenizer), val_fraction=0.1)
     model_preset, train_preset = PRESETS[recipe.preset]
-    cfg = replace(train_preset(), max_steps=recipe.max_steps, seed=recipe.seed,
-                  eval_interval=max(1, recipe.max_steps // 20))
+    cfg = replace(
+        train_preset(),
+        max_steps=recipe.max_steps,
+        seed=recipe.seed,
+        eval_interval=max(1, recipe.max_steps // 20),
+    )
     torch.manual_seed(recipe.seed)
     model = build_model(model_preset(tokenizer.vocab_size))
     start = time.perf_counter()
@@ -78,26 +85,36 @@ def make_checkpoint(name: str, recipe: Recipe) -> Path:
         "threads": THREADS,
         "torch": torch.__version__,
         "train_config": asdict(cfg),
-        "metrics": {"val_loss": history.final["val_loss"], "train_loss": history.final["train_loss"],
-                    "steps": history.final["steps"], "params": count_parameters(model)},
+        "metrics": {
+            "val_loss": history.final["val_loss"],
+            "train_loss": history.final["train_loss"],
+            "steps": history.final["steps"],
+            "params": count_parameters(model),
+        },
         # the loss curve for notebooks to plot (clock readings left out so the file is reproducible)
         "history": {key: getattr(history, key) for key in ("step", "train_loss", "val_loss", "lr")},
     }
     directory = save_checkpoint(OUT_DIR / name, model, tokenizer, metadata)
     size = checkpoint_bytes(directory)
     if size > MAX_BYTES:
-        raise SystemExit(f"{directory} is {size:,} bytes, over the limit of {MAX_BYTES:,}: make the model smaller.")
+        raise SystemExit(
+            f"{directory} is {size:,} bytes, over the limit of {MAX_BYTES:,}: make the model smaller."
+        )
     loaded = load_checkpoint(directory)  # the round trip must work
     prompt = torch.tensor([loaded.tokenizer.encode(recipe.prompt)])
     sample = loaded.tokenizer.decode(generate(loaded.model, prompt, 120, strategy="greedy")[0].tolist())
-    print(f"{name}: val loss {history.final['val_loss']:.4f} after {history.final['steps']} steps in {seconds:.0f} s, "
-          f"{size / 1e6:.2f} MB, sha256 of {WEIGHTS_FILE} {loaded.metadata['weights_sha256'][:16]}...")
+    print(
+        f"{name}: val loss {history.final['val_loss']:.4f} after {history.final['steps']} steps in {seconds:.0f} s, "
+        f"{size / 1e6:.2f} MB, sha256 of {WEIGHTS_FILE} {loaded.metadata['weights_sha256'][:16]}..."
+    )
     print(f"  sample: {sample!r}")
     return directory
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Train the small pretrained checkpoints in data/checkpoints/.")
+    parser = argparse.ArgumentParser(
+        description="Train the small pretrained checkpoints in data/checkpoints/."
+    )
     parser.add_argument("--only", choices=sorted(RECIPES), help="make just this checkpoint")
     args = parser.parse_args(argv)
     torch.set_num_threads(THREADS)

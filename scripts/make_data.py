@@ -104,11 +104,13 @@ def build_files() -> dict[str, bytes]:
         "python": platform.python_version(),
         "sources": {
             "corpus/python_docs.txt": "pydoc_data.topics of CPython (PSF License)",
-            "corpus/python_stdlib.txt": "CPython standard library: " + ", ".join(f"Lib/{n}" for n in STDLIB_FILES),
+            "corpus/python_stdlib.txt": "CPython standard library: "
+            + ", ".join(f"Lib/{n}" for n in STDLIB_FILES),
             "tasks": "course_lib.tasks.make_splits (synthetic)",
         },
         "files": {
-            path: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()} for path, data in files.items()
+            path: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            for path, data in files.items()
         },
     }
     files["MANIFEST.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
@@ -125,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     differ = []
     for relative, data in files.items():
         if len(data) > MAX_FILE_BYTES:
-            raise SystemExit(f"{relative} would be {len(data):,} bytes, over the limit of {MAX_FILE_BYTES:,}.")
+            raise SystemExit(
+                f"{relative} would be {len(data):,} bytes, over the limit of {MAX_FILE_BYTES:,}."
+            )
         path = args.out / relative
         if args.check:
             if not path.is_file() or path.read_bytes() != data:
@@ -133,14 +137,22 @@ def main(argv: list[str] | None = None) -> int:
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-        print(f"wrote {path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path} ({len(data):,} bytes)")
+        print(
+            f"wrote {path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path} ({len(data):,} bytes)"
+        )
     if differ:
-        print(f"differs from what scripts/make_data.py makes: {', '.join(differ)}. Run `make data`.", file=sys.stderr)
+        print(
+            f"differs from what scripts/make_data.py makes: {', '.join(differ)}. Run `make data`.",
+            file=sys.stderr,
+        )
         manifest = args.out / "MANIFEST.json"
         made_with = json.loads(manifest.read_text())["python"] if manifest.is_file() else None
         if made_with and made_with != platform.python_version():
-            print(f"(data/ was made with Python {made_with}; this is Python {platform.python_version()}, whose "
-                  "documentation and standard library differ a little.)", file=sys.stderr)
+            print(
+                f"(data/ was made with Python {made_with}; this is Python {platform.python_version()}, whose "
+                "documentation and standard library differ a little.)",
+                file=sys.stderr,
+            )
         return 1
     if args.check:
         print(f"data/ is up to date ({len(files)} files)")

@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "artifacts"
 OFFLINE_SITE = Path(__file__).resolve().parent / "offline_site"
 
+
 def pytest_configure(config: pytest.Config) -> None:
     log = Path(tempfile.mkdtemp(prefix="course-offline-")) / "blocked.log"
     log.touch()
@@ -34,7 +35,9 @@ def pytest_configure(config: pytest.Config) -> None:
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
         HF_DATASETS_OFFLINE="1",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(OFFLINE_SITE), str(REPO), os.environ.get("PYTHONPATH")])),
+        PYTHONPATH=os.pathsep.join(
+            filter(None, [str(OFFLINE_SITE), str(REPO), os.environ.get("PYTHONPATH")])
+        ),
     )
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
@@ -92,7 +95,10 @@ class NotebookBudget:
             return
         ARTIFACTS.mkdir(exist_ok=True)
         report = {
-            notebook: {"seconds": round(seconds, 2), "memory_peak_mb": round(self.peak_mb.get(notebook, 0.0), 1)}
+            notebook: {
+                "seconds": round(seconds, 2),
+                "memory_peak_mb": round(self.peak_mb.get(notebook, 0.0), 1),
+            }
             for notebook, seconds in sorted(self.seconds.items())
         }
         (ARTIFACTS / "notebook_budget.json").write_text(json.dumps(report, indent=2) + "\n")

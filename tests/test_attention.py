@@ -50,7 +50,9 @@ def test_attention_equals_torch_sdpa(kind):
     q, k, v = torch.randn(B, H, T, D), torch.randn(B, H, T, D), torch.randn(B, H, T, D)
     mask = make_mask(kind, T, T)
     out, weights = scaled_dot_product_attention(q, k, v, mask)
-    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=1e-6, rtol=0
+    )
     torch.testing.assert_close(weights.sum(-1), torch.ones(B, H, T), atol=1e-6, rtol=0)
     if mask is not None:
         assert (weights[~mask.expand(B, H, T, T)] == 0).all()
@@ -62,7 +64,9 @@ def test_attention_with_more_keys_than_queries_equals_torch_sdpa():
     mask = causal_mask(T, S)
     out, weights = scaled_dot_product_attention(q, k, v, mask)
     assert out.shape == (B, H, T, 6) and weights.shape == (B, H, T, S)
-    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=1e-6, rtol=0
+    )
 
 
 def test_a_query_with_every_key_masked_gets_zeros_like_torch_sdpa():
@@ -72,14 +76,18 @@ def test_a_query_with_every_key_masked_gets_zeros_like_torch_sdpa():
     mask[1] = False  # query 1 may attend to nothing (e.g. a padded query over padded keys)
     out, weights = scaled_dot_product_attention(q, k, v, mask)
     assert (weights[:, :, 1] == 0).all() and (out[:, :, 1] == 0).all()
-    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=1e-6, rtol=0
+    )
 
 
 def copy_from_torch(ours: MultiHeadAttention, theirs: torch.nn.MultiheadAttention) -> None:
     """torch keeps q, k, v projections stacked in in_proj_weight (3C, C); ours are three Linear layers."""
     with torch.no_grad():
         for proj, weight, bias in zip(
-            (ours.q_proj, ours.k_proj, ours.v_proj), theirs.in_proj_weight.chunk(3), theirs.in_proj_bias.chunk(3)
+            (ours.q_proj, ours.k_proj, ours.v_proj),
+            theirs.in_proj_weight.chunk(3),
+            theirs.in_proj_bias.chunk(3),
         ):
             proj.weight.copy_(weight)
             proj.bias.copy_(bias)
@@ -127,7 +135,9 @@ def test_cross_attention_equals_torch(kind):
     ours, theirs = torch_mha_pair(seed=1)
     x, context = torch.randn(B, T, C), torch.randn(B, S, C)
     mask = make_mask(kind, T, S)
-    expected, expected_weights = theirs(x, context, context, average_attn_weights=False, **torch_masks(mask, T))
+    expected, expected_weights = theirs(
+        x, context, context, average_attn_weights=False, **torch_masks(mask, T)
+    )
     out, weights = ours(x, context=context, mask=mask, return_weights=True)
     assert weights.shape == (B, H, T, S)
     torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
@@ -161,13 +171,18 @@ def test_attention_dropout_acts_in_training_only():
 
 def test_mismatched_head_size_names_the_dimension():
     q, k, v = torch.randn(B, H, T, D), torch.randn(B, H, T, D + 1), torch.randn(B, H, T, D)
-    with pytest.raises(CourseInputError, match=r"k must be the same head size D \(dim 3\) as q \(4\), got head size D \(dim 3\) 5"):
+    with pytest.raises(
+        CourseInputError,
+        match=r"k must be the same head size D \(dim 3\) as q \(4\), got head size D \(dim 3\) 5",
+    ):
         scaled_dot_product_attention(q, k, v)
 
 
 def test_mismatched_key_and_value_lengths_name_the_dimension():
     q, k, v = torch.randn(B, H, T, D), torch.randn(B, H, S, D), torch.randn(B, H, S - 1, D)
-    with pytest.raises(CourseInputError, match=r"v must be the same number of key positions T_k \(dim 2\) as k \(7\)"):
+    with pytest.raises(
+        CourseInputError, match=r"v must be the same number of key positions T_k \(dim 2\) as k \(7\)"
+    ):
         scaled_dot_product_attention(q, k, v)
 
 
@@ -180,18 +195,25 @@ def test_mismatched_heads_and_batch_name_the_dimension():
 
 
 def test_three_dimensional_queries_are_rejected_with_the_expected_layout():
-    with pytest.raises(CourseInputError, match=r"q must be a 4-D tensor of shape \(B, H, T, D\), got shape \(2, 5, 4\)"):
+    with pytest.raises(
+        CourseInputError, match=r"q must be a 4-D tensor of shape \(B, H, T, D\), got shape \(2, 5, 4\)"
+    ):
         scaled_dot_product_attention(torch.randn(B, T, D), torch.randn(B, T, D), torch.randn(B, T, D))
 
 
 def test_wrong_mask_shape_says_which_shape_is_expected():
     q = torch.randn(B, H, T, D)
-    with pytest.raises(CourseInputError, match=r"mask must be a boolean tensor broadcastable to \(B, H, T_q, T_k\) = "
-                                               r"\(2, 3, 5, 5\), got shape \(4, 4\)"):
+    with pytest.raises(
+        CourseInputError,
+        match=r"mask must be a boolean tensor broadcastable to \(B, H, T_q, T_k\) = "
+        r"\(2, 3, 5, 5\), got shape \(4, 4\)",
+    ):
         scaled_dot_product_attention(q, q, q, causal_mask(4))
     attn = MultiHeadAttention(C, H)
     with pytest.raises(CourseInputError, match=r"\(2, 3, 5, 7\), got shape \(2, 1, 1, 5\)"):
-        attn(torch.randn(B, T, C), context=torch.randn(B, S, C), mask=torch.ones(B, 1, 1, T, dtype=torch.bool))
+        attn(
+            torch.randn(B, T, C), context=torch.randn(B, S, C), mask=torch.ones(B, 1, 1, T, dtype=torch.bool)
+        )
 
 
 def test_float_mask_is_rejected():
@@ -202,7 +224,10 @@ def test_float_mask_is_rejected():
 
 def test_multi_head_attention_input_errors():
     attn = MultiHeadAttention(C, H)
-    with pytest.raises(CourseInputError, match=r"x must be of shape \(B, T, 12\) with dimension 2 equal to 12, got shape \(2, 5, 8\)"):
+    with pytest.raises(
+        CourseInputError,
+        match=r"x must be of shape \(B, T, 12\) with dimension 2 equal to 12, got shape \(2, 5, 8\)",
+    ):
         attn(torch.randn(B, T, 8))
     with pytest.raises(CourseInputError, match=r"context must be the same batch size B as x \(2\)"):
         attn(torch.randn(B, T, C), context=torch.randn(1, S, C))

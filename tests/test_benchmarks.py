@@ -15,8 +15,14 @@ from course_lib.train import History
 
 def history(val_loss: list[float]) -> History:
     steps = [100 * i for i in range(len(val_loss))]
-    return History(step=steps, train_loss=val_loss, val_loss=val_loss, lr=[0.1] * len(val_loss),
-                   seconds=[10.0 * i for i in range(len(val_loss))], wall_seconds=[12.0 * i for i in range(len(val_loss))])
+    return History(
+        step=steps,
+        train_loss=val_loss,
+        val_loss=val_loss,
+        lr=[0.1] * len(val_loss),
+        seconds=[10.0 * i for i in range(len(val_loss))],
+        wall_seconds=[12.0 * i for i in range(len(val_loss))],
+    )
 
 
 def test_time_to_reach_interpolates_between_evaluations():
@@ -32,8 +38,9 @@ def test_time_to_reach_takes_the_first_crossing_and_none_when_never_reached():
 @pytest.mark.parametrize("positional, position_params", [("learned", 16 * 8), ("rotary", 0)])
 def test_flops_per_token_counts_matmul_weights_and_attention(positional, position_params):
     torch.manual_seed(0)
-    model = build_model(DecoderOnlyConfig(vocab_size=10, block_size=16, n_layer=2, n_head=2, n_embd=8,
-                                          positional=positional))
+    model = build_model(
+        DecoderOnlyConfig(vocab_size=10, block_size=16, n_layer=2, n_head=2, n_embd=8, positional=positional)
+    )
     n_params = sum(p.numel() for p in model.parameters())
     expected = 6 * (n_params - position_params) + 12 * 2 * 8 * 16
     assert bench.training_flops_per_token(model) == expected
@@ -42,9 +49,16 @@ def test_flops_per_token_counts_matmul_weights_and_attention(positional, positio
 def test_artifact_tables_render_both_reports_and_skip_odd_entries():
     artifacts = {
         "notebook_budget": {"01_attention.ipynb": {"seconds": 12.5, "memory_peak_mb": 410.0}},
-        "browser_latency": {"overall": {"p50_ms": 30.0}, "widgets": [
-            {"widget": "sampling", "controls": [{"latency_ms": 20.0}, {"latency_ms": 40.0}, {"latency_ms": None}]},
-            {"widget": "empty", "controls": []}]},
+        "browser_latency": {
+            "overall": {"p50_ms": 30.0},
+            "widgets": [
+                {
+                    "widget": "sampling",
+                    "controls": [{"latency_ms": 20.0}, {"latency_ms": 40.0}, {"latency_ms": None}],
+                },
+                {"widget": "empty", "controls": []},
+            ],
+        },
     }
     text = "\n".join(bench.artifact_tables(artifacts))
     assert "| 01_attention.ipynb | 12.5 | 410.0 |" in text
@@ -55,7 +69,8 @@ def test_artifact_tables_render_both_reports_and_skip_odd_entries():
 def test_committed_report_is_the_committed_results_rendered(tmp_path):
     results = json.loads((bench.RESULTS_DIR / "results.json").read_text(encoding="utf-8"))
     assert (bench.RESULTS_DIR / "results.md").read_text(encoding="utf-8") == bench.markdown_report(results), (
-        "benchmarks/results.md does not match results.json: run `make bench` and commit all three files.")
+        "benchmarks/results.md does not match results.json: run `make bench` and commit all three files."
+    )
     assert not results["quick"], "the committed results come from a --quick smoke run: run `make bench`."
     bench.plot_results(results, tmp_path / "results.png")
     assert (tmp_path / "results.png").stat().st_size > 10_000

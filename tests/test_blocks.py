@@ -3,13 +3,13 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from test_attention import copy_from_torch as copy_attention
 from torch import nn
 
 from course_lib.attention import causal_mask, padding_mask
 from course_lib.blocks import MLP, DecoderBlock, EncoderBlock, make_activation
 from course_lib.configs import DecoderOnlyConfig
 from course_lib.validation import CourseInputError
-from test_attention import copy_from_torch as copy_attention
 
 B, T, S, C, H = 2, 5, 6, 16, 4
 
@@ -35,8 +35,12 @@ def copy_linear(ours: nn.Linear, theirs: nn.Linear) -> None:
 def copy_encoder_layer(ours: EncoderBlock, theirs: nn.TransformerEncoderLayer) -> None:
     """torch's names -> ours: self_attn -> attn, linear1/2 -> mlp.fc/proj, norm1/2 -> ln_attn/ln_mlp."""
     copy_attention(ours.attn, theirs.self_attn)
-    for our, their in ((ours.mlp.fc, theirs.linear1), (ours.mlp.proj, theirs.linear2),
-                       (ours.ln_attn, theirs.norm1), (ours.ln_mlp, theirs.norm2)):
+    for our, their in (
+        (ours.mlp.fc, theirs.linear1),
+        (ours.mlp.proj, theirs.linear2),
+        (ours.ln_attn, theirs.norm1),
+        (ours.ln_mlp, theirs.norm2),
+    ):
         copy_linear(our, their)
 
 
@@ -44,8 +48,13 @@ def copy_decoder_layer(ours: DecoderBlock, theirs: nn.TransformerDecoderLayer) -
     """As for the encoder, plus multihead_attn -> cross_attn and norm2/3 -> ln_cross/ln_mlp."""
     copy_attention(ours.attn, theirs.self_attn)
     copy_attention(ours.cross_attn, theirs.multihead_attn)
-    for our, their in ((ours.mlp.fc, theirs.linear1), (ours.mlp.proj, theirs.linear2), (ours.ln_attn, theirs.norm1),
-                       (ours.ln_cross, theirs.norm2), (ours.ln_mlp, theirs.norm3)):
+    for our, their in (
+        (ours.mlp.fc, theirs.linear1),
+        (ours.mlp.proj, theirs.linear2),
+        (ours.ln_attn, theirs.norm1),
+        (ours.ln_cross, theirs.norm2),
+        (ours.ln_mlp, theirs.norm3),
+    ):
         copy_linear(our, their)
 
 
@@ -60,15 +69,24 @@ def test_mlp_applies_the_named_activation(name):
 
 
 def test_unknown_activation_is_rejected():
-    with pytest.raises(CourseInputError, match=r"activation must be one of \('gelu', 'gelu_tanh', 'relu'\), got 'tanh'"):
+    with pytest.raises(
+        CourseInputError, match=r"activation must be one of \('gelu', 'gelu_tanh', 'relu'\), got 'tanh'"
+    ):
         make_activation("tanh")
 
 
 @pytest.mark.parametrize("norm_first", [True, False])
 @pytest.mark.parametrize("activation", ["gelu", "gelu_tanh", "relu"])
 def test_encoder_block_equals_torch_encoder_layer(norm_first, activation):
-    theirs = nn.TransformerEncoderLayer(C, H, 4 * C, dropout=0.0, activation=TORCH_ACTIVATIONS[activation],
-                                        batch_first=True, norm_first=norm_first)
+    theirs = nn.TransformerEncoderLayer(
+        C,
+        H,
+        4 * C,
+        dropout=0.0,
+        activation=TORCH_ACTIVATIONS[activation],
+        batch_first=True,
+        norm_first=norm_first,
+    )
     randomize(theirs)
     ours = EncoderBlock(config(norm_first=norm_first, activation=activation))
     copy_encoder_layer(ours, theirs)
@@ -83,8 +101,9 @@ def test_encoder_block_equals_torch_encoder_layer(norm_first, activation):
 
 @pytest.mark.parametrize("norm_first", [True, False])
 def test_decoder_block_equals_torch_decoder_layer(norm_first):
-    theirs = nn.TransformerDecoderLayer(C, H, 4 * C, dropout=0.0, activation="gelu", batch_first=True,
-                                        norm_first=norm_first)
+    theirs = nn.TransformerDecoderLayer(
+        C, H, 4 * C, dropout=0.0, activation="gelu", batch_first=True, norm_first=norm_first
+    )
     randomize(theirs)
     ours = DecoderBlock(config(norm_first=norm_first), cross_attention=True)
     copy_decoder_layer(ours, theirs)
@@ -92,8 +111,9 @@ def test_decoder_block_equals_torch_decoder_layer(norm_first):
     src = torch.ones(B, S, dtype=torch.long)
     src[1, -3:] = 0
     expected = theirs(x, memory, tgt_mask=~causal_mask(T), memory_key_padding_mask=src == 0)
-    got, self_weights, cross_weights = ours(x, memory, self_mask=causal_mask(T), memory_mask=padding_mask(src, 0),
-                                            return_weights=True)
+    got, self_weights, cross_weights = ours(
+        x, memory, self_mask=causal_mask(T), memory_mask=padding_mask(src, 0), return_weights=True
+    )
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
     assert self_weights.shape == (B, H, T, T) and cross_weights.shape == (B, H, T, S)
     assert (cross_weights[1, :, :, -3:] == 0).all()  # nobody reads the source padding
@@ -114,7 +134,9 @@ def test_pre_ln_and_post_ln_blocks_differ():
 def test_decoder_only_block_has_no_cross_attention():
     block = DecoderBlock(config())
     assert not hasattr(block, "cross_attn")
-    with pytest.raises(CourseInputError, match="memory must be given exactly when the block has cross-attention"):
+    with pytest.raises(
+        CourseInputError, match="memory must be given exactly when the block has cross-attention"
+    ):
         block(torch.randn(B, T, C), memory=torch.randn(B, S, C))
     with pytest.raises(CourseInputError, match="with cross_attention=True"):
         DecoderBlock(config(), cross_attention=True)(torch.randn(B, T, C))
@@ -123,4 +145,8 @@ def test_decoder_only_block_has_no_cross_attention():
 def test_bias_false_removes_every_bias():
     block = DecoderBlock(config(bias=False), cross_attention=True)
     assert not [name for name, _ in block.named_parameters() if name.endswith("bias")]
-    assert [name for name, _ in DecoderBlock(config(), cross_attention=True).named_parameters() if name.endswith("bias")]
+    assert [
+        name
+        for name, _ in DecoderBlock(config(), cross_attention=True).named_parameters()
+        if name.endswith("bias")
+    ]

@@ -30,7 +30,9 @@ def tiny_model(**overrides) -> torch.nn.Module:
 def saved(tmp_path: Path) -> tuple[Path, torch.nn.Module, CharTokenizer]:
     model = tiny_model()
     tokenizer = CharTokenizer.from_text(TEXT)
-    directory = save_checkpoint(tmp_path / "ckpt", model, tokenizer, {"seed": 3, "metrics": {"val_loss": 1.5}})
+    directory = save_checkpoint(
+        tmp_path / "ckpt", model, tokenizer, {"seed": 3, "metrics": {"val_loss": 1.5}}
+    )
     return directory, model, tokenizer
 
 
@@ -68,7 +70,9 @@ def test_tied_weights_are_stored_once_and_stay_tied(saved):
 
 def test_other_model_families_round_trip(tmp_path):
     torch.manual_seed(0)
-    config = EncoderDecoderConfig(vocab_size=12, block_size=8, n_layer=1, n_head=2, n_embd=8, positional="rotary")
+    config = EncoderDecoderConfig(
+        vocab_size=12, block_size=8, n_layer=1, n_head=2, n_embd=8, positional="rotary"
+    )
     model = build_model(config).eval()
     tokenizer = CharTokenizer(list("abcdefghijkl"))
     loaded = load_checkpoint(save_checkpoint(tmp_path / "s2s", model, tokenizer))
@@ -99,7 +103,9 @@ def test_checkpoint_error_is_a_course_input_error():
 
 
 def test_missing_directory(tmp_path):
-    with pytest.raises(CheckpointError, match=r"checkpoint directory .*nowhere.* does not exist.*make checkpoints"):
+    with pytest.raises(
+        CheckpointError, match=r"checkpoint directory .*nowhere.* does not exist.*make checkpoints"
+    ):
         load_checkpoint(tmp_path / "nowhere")
 
 
@@ -115,7 +121,9 @@ def test_corrupt_json(saved):
     directory = saved[0]
     path = directory / "checkpoint.json"
     path.write_text(path.read_text(encoding="utf-8")[:-40], encoding="utf-8")
-    with pytest.raises(CheckpointError, match=r"checkpoint.json is not valid JSON .*corrupted.*make checkpoints"):
+    with pytest.raises(
+        CheckpointError, match=r"checkpoint.json is not valid JSON .*corrupted.*make checkpoints"
+    ):
         load_checkpoint(directory)
 
 
@@ -132,15 +140,20 @@ def test_changed_weights_fail_the_checksum(saved):
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF  # flip the bits of one byte of the last tensor
     path.write_bytes(bytes(data))
-    with pytest.raises(CheckpointError, match=r"does not match the sha256 .*changed or corrupted.*make checkpoints.*train"):
+    with pytest.raises(
+        CheckpointError, match=r"does not match the sha256 .*changed or corrupted.*make checkpoints.*train"
+    ):
         load_checkpoint(directory)
 
 
 def test_config_with_other_shapes_names_the_tensor_and_both_shapes(saved):
     directory = saved[0]
     edit_json(directory, lambda record: record["config"].update(vocab_size=20))
-    with pytest.raises(CheckpointError, match=r"tensor 'embed\.token\.weight' has shape \(16, 16\) in .*model\.safetensors "
-                       r"but the config builds shape \(20, 16\): the config does not match the weights"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"tensor 'embed\.token\.weight' has shape \(16, 16\) in .*model\.safetensors "
+        r"but the config builds shape \(20, 16\): the config does not match the weights",
+    ):
         load_checkpoint(directory)
     edit_json(directory, lambda record: record["config"].update(vocab_size=16, n_embd=32))
     with pytest.raises(CheckpointError, match=r"tensor '\S+' has shape \(16,\) .*builds shape \(32,\)"):
@@ -164,7 +177,9 @@ def test_config_with_more_layers_names_the_missing_tensor(saved):
 def test_invalid_config_and_unknown_config_class(saved):
     directory = saved[0]
     edit_json(directory, lambda record: record["config"].update(n_head=3))
-    with pytest.raises(CheckpointError, match=r"the config in checkpoint.json is invalid: n_embd must be divisible"):
+    with pytest.raises(
+        CheckpointError, match=r"the config in checkpoint.json is invalid: n_embd must be divisible"
+    ):
         load_checkpoint(directory)
     edit_json(directory, lambda record: record.update(config_class="os.system"))
     with pytest.raises(CheckpointError, match=r"config_class must be one of .*got 'os.system'"):
@@ -173,4 +188,6 @@ def test_invalid_config_and_unknown_config_class(saved):
 
 def test_metadata_must_be_json(tmp_path):
     with pytest.raises(CheckpointError, match=r"metadata must be JSON-serialisable.*\.item\(\)"):
-        save_checkpoint(tmp_path / "bad", tiny_model(), CharTokenizer.from_text(TEXT), {"loss": torch.tensor(1.0)})
+        save_checkpoint(
+            tmp_path / "bad", tiny_model(), CharTokenizer.from_text(TEXT), {"loss": torch.tensor(1.0)}
+        )

@@ -47,7 +47,11 @@ def test_n_embd_must_be_divisible_by_n_head():
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("positional", "alibi", r"positional must be one of \('sinusoidal', 'learned', 'rotary', 'none'\), got 'alibi'"),
+        (
+            "positional",
+            "alibi",
+            r"positional must be one of \('sinusoidal', 'learned', 'rotary', 'none'\), got 'alibi'",
+        ),
         ("activation", "swish", r"activation must be one of \('gelu', 'gelu_tanh', 'relu'\), got 'swish'"),
         ("dropout", 1.0, r"dropout must be in \[0.0, 1.0\), got 1.0"),
         ("n_layer", 0, r"n_layer must be an integer >= 1, got 0"),
@@ -75,15 +79,32 @@ def test_n_decoder_layer_is_checked():
 
 def test_gpt2_config_has_the_hugging_face_gpt2_layout():
     config = gpt2_config()
-    assert (config.vocab_size, config.block_size, config.n_layer, config.n_head, config.n_embd) == (50257, 1024, 12, 12, 768)
+    assert (config.vocab_size, config.block_size, config.n_layer, config.n_head, config.n_embd) == (
+        50257,
+        1024,
+        12,
+        12,
+        768,
+    )
     assert (config.positional, config.activation, config.bias, config.norm_first, config.tie_weights) == (
-        "learned", "gelu_tanh", True, True, True)
+        "learned",
+        "gelu_tanh",
+        True,
+        True,
+        True,
+    )
     assert type(config) is DecoderOnlyConfig
 
 
 def test_baby_gpt_reference_has_about_0_8m_parameters_with_65_characters():
     config = baby_gpt_reference(65)
-    assert (config.n_layer, config.n_head, config.n_embd, config.block_size, config.dropout) == (4, 4, 128, 64, 0.0)
+    assert (config.n_layer, config.n_head, config.n_embd, config.block_size, config.dropout) == (
+        4,
+        4,
+        128,
+        64,
+        0.0,
+    )
     # 4 blocks of 12 C^2 + 13 C weights and biases, + 2 final-LN vectors, + token (65 x C) and position (64 x C) tables
     assert count_parameters(build_model(config)) == 4 * (12 * 128**2 + 13 * 128) + 2 * 128 + (65 + 64) * 128
 

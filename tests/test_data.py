@@ -49,14 +49,16 @@ def test_make_data_is_deterministic_and_matches_the_shipped_files():
     if MANIFEST["python"] != platform.python_version():
         pytest.skip(f"data/ was made with Python {MANIFEST['python']}, this is {platform.python_version()}")
     for relative, content in first.items():
-        assert (REPO_ROOT / "data" / relative).read_bytes() == content, f"{relative} is stale: run `make data`"
+        assert (REPO_ROOT / "data" / relative).read_bytes() == content, (
+            f"{relative} is stale: run `make data`"
+        )
 
 
 def test_python_docs_corpus():
     text = load_corpus("python-docs")
     assert 400_000 < len(text) < 600_000
     assert text.startswith('The "assert" statement\n')
-    assert "The \"while\" statement" in text and "\r" not in text and " \n" not in text
+    assert 'The "while" statement' in text and "\r" not in text and " \n" not in text
     assert text.endswith("\n") and not text.endswith("\n\n")
 
 
@@ -86,7 +88,9 @@ def test_load_corpus_reads_a_utf8_file(tmp_path):
 
 
 def test_load_corpus_errors(tmp_path):
-    with pytest.raises(CourseInputError, match=r"one of \['python-docs', 'python-stdlib'\].*Check the spelling"):
+    with pytest.raises(
+        CourseInputError, match=r"one of \['python-docs', 'python-stdlib'\].*Check the spelling"
+    ):
         load_corpus("python_docs")
     with pytest.raises(CourseInputError, match="a file, not a directory"):
         load_corpus(str(tmp_path))
@@ -138,9 +142,13 @@ def test_split_train_val_rejects_fractions_outside_0_1(fraction):
 
 
 def test_split_train_val_rejects_too_short_and_2d_data():
-    with pytest.raises(CourseInputError, match="ids must be long enough to split with val_fraction=0.1, got 1 tokens"):
+    with pytest.raises(
+        CourseInputError, match="ids must be long enough to split with val_fraction=0.1, got 1 tokens"
+    ):
         split_train_val(torch.arange(1))
-    with pytest.raises(CourseInputError, match=r"ids must be a 1-D tensor of shape \(N\), got shape \(2, 5\)"):
+    with pytest.raises(
+        CourseInputError, match=r"ids must be a 1-D tensor of shape \(N\), got shape \(2, 5\)"
+    ):
         split_train_val(torch.zeros(2, 5, dtype=torch.long))
 
 
@@ -170,7 +178,9 @@ def test_get_batch_uses_every_start_including_the_last():
 
 def test_get_batch_errors():
     generator = torch.Generator().manual_seed(0)
-    with pytest.raises(CourseInputError, match=r"data must be at least block_size \+ 1 = 9 tokens long, got 8 tokens"):
+    with pytest.raises(
+        CourseInputError, match=r"data must be at least block_size \+ 1 = 9 tokens long, got 8 tokens"
+    ):
         get_batch(torch.arange(8), block_size=8, batch_size=2, generator=generator)
     with pytest.raises(CourseInputError, match="smaller block_size"):
         get_batch(torch.arange(3), block_size=8, batch_size=2, generator=generator)

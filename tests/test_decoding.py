@@ -255,7 +255,10 @@ def test_next_token_distribution_rows_sum_to_one_and_respect_filters():
         ({"top_p": 1.5}, r"top_p must be in \(0.0, 1.0\], got 1.5"),
         ({"min_p": -0.01}, r"min_p must be in \[0.0, 1.0\], got -0.01"),
         ({"min_p": 1.01}, r"min_p must be in \[0.0, 1.0\], got 1.01"),
-        ({"repetition_penalty": 0.0}, r"repetition_penalty must be in \(0.0, inf\], got 0.0\. Use 1.0 for no penalty"),
+        (
+            {"repetition_penalty": 0.0},
+            r"repetition_penalty must be in \(0.0, inf\], got 0.0\. Use 1.0 for no penalty",
+        ),
         ({"repetition_penalty": 1.2}, r"previous_ids must be given when repetition_penalty != 1, got None"),
     ],
 )
@@ -271,10 +274,22 @@ def test_next_token_distribution_rejects_bad_options(kwargs, match):
         (lambda x: top_p_filter(x, 1.2), r"p must be in \(0.0, 1.0\], got 1.2"),
         (lambda x: min_p_filter(x, -1.0), r"p must be in \[0.0, 1.0\], got -1.0"),
         (lambda x: apply_temperature(x, -1.0), r"temperature must be in \[0.0, inf\], got -1.0"),
-        (lambda x: apply_repetition_penalty(x, random_ids(0), -1.0), r"penalty must be in \(0.0, inf\], got -1.0"),
-        (lambda x: apply_repetition_penalty(x, random_ids(0).float(), 1.2), r"previous_ids must be a LongTensor"),
-        (lambda x: apply_repetition_penalty(x, random_ids(0)[:2], 1.2), r"previous_ids must be one row per logits row \(4\)"),
-        (lambda x: apply_repetition_penalty(x, random_ids(0) + V, 1.2), r"previous_ids must be token ids in \[0, 49\]"),
+        (
+            lambda x: apply_repetition_penalty(x, random_ids(0), -1.0),
+            r"penalty must be in \(0.0, inf\], got -1.0",
+        ),
+        (
+            lambda x: apply_repetition_penalty(x, random_ids(0).float(), 1.2),
+            r"previous_ids must be a LongTensor",
+        ),
+        (
+            lambda x: apply_repetition_penalty(x, random_ids(0)[:2], 1.2),
+            r"previous_ids must be one row per logits row \(4\)",
+        ),
+        (
+            lambda x: apply_repetition_penalty(x, random_ids(0) + V, 1.2),
+            r"previous_ids must be token ids in \[0, 49\]",
+        ),
     ],
 )
 def test_filters_reject_bad_arguments(call, match):
@@ -284,14 +299,19 @@ def test_filters_reject_bad_arguments(call, match):
 
 @pytest.mark.parametrize("shape", [(V,), (2, 3, V)])
 def test_logits_of_wrong_rank_are_rejected(shape):
-    with pytest.raises(CourseInputError, match=r"logits must be a 2-D tensor of shape \(B, V\), got shape .*logits\[:, -1, :\]"):
+    with pytest.raises(
+        CourseInputError,
+        match=r"logits must be a 2-D tensor of shape \(B, V\), got shape .*logits\[:, -1, :\]",
+    ):
         next_token_distribution(torch.zeros(shape))
     with pytest.raises(CourseInputError, match=r"logits must be a 2-D tensor"):
         top_k_filter(torch.zeros(shape), 3)
 
 
 def test_integer_logits_are_rejected():
-    with pytest.raises(CourseInputError, match=r"logits must be a floating-point tensor, got dtype torch.int64"):
+    with pytest.raises(
+        CourseInputError, match=r"logits must be a floating-point tensor, got dtype torch.int64"
+    ):
         top_p_filter(torch.zeros(2, 5, dtype=torch.long), 0.5)
 
 
@@ -326,13 +346,17 @@ def all_continuations(vocab: int, steps: int, eos_id: int | None) -> list[tuple[
     return sorted(found)
 
 
-def brute_force_scores(model, prompt: list[int], steps: int, eos_id: int | None, length_penalty: float) -> dict:
+def brute_force_scores(
+    model, prompt: list[int], steps: int, eos_id: int | None, length_penalty: float
+) -> dict:
     """Score every possible continuation by running the model on the whole sequence (no cache, no search)."""
     scores = {}
     with torch.no_grad():
         for tokens in all_continuations(model.config.vocab_size, steps, eos_id):
             seq = torch.tensor([prompt + list(tokens)])
-            log_probs = model(seq).logits[0, len(prompt) - 1 : -1].log_softmax(dim=-1)  # (n, V) predictions of the new tokens
+            log_probs = (
+                model(seq).logits[0, len(prompt) - 1 : -1].log_softmax(dim=-1)
+            )  # (n, V) predictions of the new tokens
             log_prob = log_probs.gather(1, torch.tensor(tokens)[:, None]).sum().item()
             scores[tokens] = log_prob / len(tokens) ** length_penalty
     return scores
@@ -364,7 +388,15 @@ def test_length_penalty_decides_between_short_and_long_answers():
 def test_wide_beam_equals_brute_force_on_stand_in_model(seed, length_penalty, eos_id):
     model, prompt, steps = random_bigram(seed), [1, 3], 3
     expected = brute_force_scores(model, prompt, steps, eos_id, length_penalty)
-    result = beam_search(model, torch.tensor([prompt]), steps, num_beams=4**steps, length_penalty=length_penalty, eos_id=eos_id, use_cache=False)
+    result = beam_search(
+        model,
+        torch.tensor([prompt]),
+        steps,
+        num_beams=4**steps,
+        length_penalty=length_penalty,
+        eos_id=eos_id,
+        use_cache=False,
+    )
     found = {continuation(h.tokens, len(prompt)): h.score for h in result.finished}
     assert found.keys() == expected.keys()  # the search was exhaustive
     for tokens, score in expected.items():
@@ -385,10 +417,17 @@ def test_one_beam_equals_greedy_on_stand_in_model(seed):
 def test_beam_trace_describes_the_tree():
     """Following parents back from any finished beam rebuilds its tokens and cumulative log-probability."""
     model, prompt, num_beams = random_bigram(5, vocab=5), [4], 3
-    result = beam_search(model, torch.tensor([prompt]), 4, num_beams=num_beams, length_penalty=1.0, eos_id=0, use_cache=False)
+    result = beam_search(
+        model, torch.tensor([prompt]), 4, num_beams=num_beams, length_penalty=1.0, eos_id=0, use_cache=False
+    )
     assert len(result.trace) >= 1 and all(1 <= len(step) <= num_beams for step in result.trace)
     assert all(node.parent == -1 for node in result.trace[0])
-    leaves = [(t, i) for t, step in enumerate(result.trace) for i, node in enumerate(step) if node.finished or t == len(result.trace) - 1]
+    leaves = [
+        (t, i)
+        for t, step in enumerate(result.trace)
+        for i, node in enumerate(step)
+        if node.finished or t == len(result.trace) - 1
+    ]
     assert len(leaves) == len(result.finished) == num_beams
     rebuilt = {}
     for t, i in leaves:
@@ -433,7 +472,9 @@ def sharpen(model: nn.Module, seed: int) -> nn.Module:
 
 
 def tiny_gpt(seed: int = 0, vocab: int = 12, block_size: int = 8, **overrides) -> DecoderOnlyLM:
-    config = DecoderOnlyConfig(vocab_size=vocab, block_size=block_size, n_layer=2, n_head=2, n_embd=16, **overrides)
+    config = DecoderOnlyConfig(
+        vocab_size=vocab, block_size=block_size, n_layer=2, n_head=2, n_embd=16, **overrides
+    )
     return sharpen(DecoderOnlyLM(config), seed)
 
 
@@ -573,14 +614,18 @@ def test_zero_new_tokens_returns_the_prompt():
 def test_one_beam_equals_greedy(seed, use_cache):
     model, idx = tiny_gpt(seed=seed), prompts(batch=1, seed=seed)
     greedy = generate(model, idx, 12, strategy="greedy", eos_id=2)
-    assert torch.equal(beam_search(model, idx, 12, num_beams=1, eos_id=2, use_cache=use_cache).sequence, greedy)
+    assert torch.equal(
+        beam_search(model, idx, 12, num_beams=1, eos_id=2, use_cache=use_cache).sequence, greedy
+    )
 
 
 @pytest.mark.parametrize("length_penalty", [0.0, 1.0, 2.0])
 def test_wide_beam_equals_brute_force(length_penalty):
     model, prompt, steps = tiny_gpt(seed=8, vocab=4), [1, 3], 3
     expected = brute_force_scores(model, prompt, steps, 0, length_penalty)
-    result = beam_search(model, torch.tensor([prompt]), steps, num_beams=4**steps, length_penalty=length_penalty, eos_id=0)
+    result = beam_search(
+        model, torch.tensor([prompt]), steps, num_beams=4**steps, length_penalty=length_penalty, eos_id=0
+    )
     found = {continuation(h.tokens, len(prompt)): h.score for h in result.finished}
     assert found.keys() == expected.keys()
     for tokens, score in expected.items():
@@ -680,7 +725,6 @@ def test_seq2seq_beam_row_equals_beam_search_on_that_row_alone():
         assert together[row, : alone.size(1)].tolist() == alone[0].tolist()
 
 
-
 @pytest.mark.parametrize("strategy", ["greedy", "beam"])
 def test_seq2seq_padding_mask_hides_source_padding(strategy):
     """A padded source with its padding mask gives the same output as the unpadded source alone."""
@@ -694,6 +738,7 @@ def test_seq2seq_padding_mask_hides_source_padding(strategy):
     unmasked = generate_seq2seq(model, src, BOS, EOS, 6, strategy=strategy, num_beams=3)
     assert not torch.equal(unmasked[0], batched[0])  # without the mask the padding changes the answer
 
+
 # ---------------------------------------------------------------------------------------------------------------
 # Errors of the generation functions
 # ---------------------------------------------------------------------------------------------------------------
@@ -703,25 +748,61 @@ def test_seq2seq_padding_mask_hides_source_padding(strategy):
     "call, match",
     [
         (lambda m, x: generate(m, x, -1), r"max_new_tokens must be an integer >= 0, got -1\. Use e\.g\. 100"),
-        (lambda m, x: generate(m, x.float(), 5), r"idx must be a LongTensor \(torch.long\) of token ids, got dtype torch.float32\. Build it with"),
-        (lambda m, x: generate(m, x.tolist(), 5), r"idx must be a LongTensor \(torch.long\) of token ids, got list"),
-        (lambda m, x: generate(m, x[0], 5), r"idx must be a 2-D tensor of shape \(B, T\), got shape \(3,\)\. Add a batch dimension"),
-        (lambda m, x: generate(m, x[:, None], 5), r"idx must be a 2-D tensor of shape \(B, T\), got shape \(3, 1, 3\)"),
+        (
+            lambda m, x: generate(m, x.float(), 5),
+            r"idx must be a LongTensor \(torch.long\) of token ids, got dtype torch.float32\. Build it with",
+        ),
+        (
+            lambda m, x: generate(m, x.tolist(), 5),
+            r"idx must be a LongTensor \(torch.long\) of token ids, got list",
+        ),
+        (
+            lambda m, x: generate(m, x[0], 5),
+            r"idx must be a 2-D tensor of shape \(B, T\), got shape \(3,\)\. Add a batch dimension",
+        ),
+        (
+            lambda m, x: generate(m, x[:, None], 5),
+            r"idx must be a 2-D tensor of shape \(B, T\), got shape \(3, 1, 3\)",
+        ),
         (lambda m, x: generate(m, x[:, :0], 5), r"idx must be at least one token long, got shape \(3, 0\)"),
-        (lambda m, x: generate(m, x, 5, strategy="beam"), r"strategy must be 'greedy' or 'sample', got 'beam'\. Pick one of"),
+        (
+            lambda m, x: generate(m, x, 5, strategy="beam"),
+            r"strategy must be 'greedy' or 'sample', got 'beam'\. Pick one of",
+        ),
         (lambda m, x: generate(m, x, 5, temperature=-1.0), r"temperature must be in \[0.0, inf\], got -1.0"),
         (lambda m, x: generate(m, x, 5, top_k=0), r"top_k must be an integer >= 1, got 0"),
         (lambda m, x: generate(m, x, 5, top_p=0.0), r"top_p must be in \(0.0, 1.0\], got 0.0"),
         (lambda m, x: generate(m, x, 5, min_p=1.5), r"min_p must be in \[0.0, 1.0\], got 1.5"),
-        (lambda m, x: generate(m, x, 5, repetition_penalty=0.0), r"repetition_penalty must be in \(0.0, inf\], got 0.0"),
+        (
+            lambda m, x: generate(m, x, 5, repetition_penalty=0.0),
+            r"repetition_penalty must be in \(0.0, inf\], got 0.0",
+        ),
         (lambda m, x: generate(m, x, 5, seed=-1), r"seed must be an integer >= 0, got -1"),
-        (lambda m, x: generate(m, x, 5, eos_id=12), r"eos_id must be a token id below the vocabulary size 12, got 12"),
-        (lambda m, x: beam_search(m, x[:1], 5, num_beams=0), r"num_beams must be an integer >= 1, got 0\. Use e\.g\. 4 \(1 is greedy decoding\)"),
-        (lambda m, x: beam_search(m, x[:1], -2, num_beams=2), r"max_new_tokens must be an integer >= 0, got -2"),
-        (lambda m, x: beam_search(m, x, 5, num_beams=2), r"idx must be of shape \(1, T\) with dimension 0 equal to 1, got shape \(3, 3\)\. beam_search takes one prompt"),
+        (
+            lambda m, x: generate(m, x, 5, eos_id=12),
+            r"eos_id must be a token id below the vocabulary size 12, got 12",
+        ),
+        (
+            lambda m, x: beam_search(m, x[:1], 5, num_beams=0),
+            r"num_beams must be an integer >= 1, got 0\. Use e\.g\. 4 \(1 is greedy decoding\)",
+        ),
+        (
+            lambda m, x: beam_search(m, x[:1], -2, num_beams=2),
+            r"max_new_tokens must be an integer >= 0, got -2",
+        ),
+        (
+            lambda m, x: beam_search(m, x, 5, num_beams=2),
+            r"idx must be of shape \(1, T\) with dimension 0 equal to 1, got shape \(3, 3\)\. beam_search takes one prompt",
+        ),
         (lambda m, x: beam_search(m, x[0], 5, num_beams=2), r"idx must be a 2-D tensor of shape \(1, T\)"),
-        (lambda m, x: beam_search(m, x[:1].int(), 5, num_beams=2), r"idx must be a LongTensor \(torch.long\) of token ids, got dtype torch.int32"),
-        (lambda m, x: generate_seq2seq(m, x, BOS, EOS, 5), r"model must be an encoder-decoder model \(EncoderDecoderLM\), got DecoderOnlyLM\. For decoder-only models use generate"),
+        (
+            lambda m, x: beam_search(m, x[:1].int(), 5, num_beams=2),
+            r"idx must be a LongTensor \(torch.long\) of token ids, got dtype torch.int32",
+        ),
+        (
+            lambda m, x: generate_seq2seq(m, x, BOS, EOS, 5),
+            r"model must be an encoder-decoder model \(EncoderDecoderLM\), got DecoderOnlyLM\. For decoder-only models use generate",
+        ),
     ],
 )
 def test_generation_rejects_bad_arguments(call, match):
@@ -732,15 +813,36 @@ def test_generation_rejects_bad_arguments(call, match):
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda m, x: generate(m, x, 5), r"model must be a decoder-only model \(DecoderOnlyLM\), got EncoderDecoderLM\. For encoder-decoder models use generate_seq2seq"),
+        (
+            lambda m, x: generate(m, x, 5),
+            r"model must be a decoder-only model \(DecoderOnlyLM\), got EncoderDecoderLM\. For encoder-decoder models use generate_seq2seq",
+        ),
         (lambda m, x: beam_search(m, x[:1], 5, num_beams=2), r"model must be a decoder-only model"),
-        (lambda m, x: generate_seq2seq(m, x, BOS, EOS, 5, strategy="beam", num_beams=0), r"num_beams must be an integer >= 1, got 0"),
-        (lambda m, x: generate_seq2seq(m, x, BOS, EOS, -1), r"max_new_tokens must be an integer >= 0, got -1"),
-        (lambda m, x: generate_seq2seq(m, x, BOS, EOS, 5, strategy="top"), r"strategy must be 'greedy', 'sample' or 'beam', got 'top'\. Pick one of"),
-        (lambda m, x: generate_seq2seq(m, x, 99, EOS, 5), r"bos_id must be a token id below the vocabulary size 12, got 99"),
-        (lambda m, x: generate_seq2seq(m, x, BOS, None, 5), r"eos_id must be an integer, got None \(NoneType\)"),
+        (
+            lambda m, x: generate_seq2seq(m, x, BOS, EOS, 5, strategy="beam", num_beams=0),
+            r"num_beams must be an integer >= 1, got 0",
+        ),
+        (
+            lambda m, x: generate_seq2seq(m, x, BOS, EOS, -1),
+            r"max_new_tokens must be an integer >= 0, got -1",
+        ),
+        (
+            lambda m, x: generate_seq2seq(m, x, BOS, EOS, 5, strategy="top"),
+            r"strategy must be 'greedy', 'sample' or 'beam', got 'top'\. Pick one of",
+        ),
+        (
+            lambda m, x: generate_seq2seq(m, x, 99, EOS, 5),
+            r"bos_id must be a token id below the vocabulary size 12, got 99",
+        ),
+        (
+            lambda m, x: generate_seq2seq(m, x, BOS, None, 5),
+            r"eos_id must be an integer, got None \(NoneType\)",
+        ),
         (lambda m, x: generate_seq2seq(m, x.float(), BOS, EOS, 5), r"src must be a LongTensor"),
-        (lambda m, x: generate_seq2seq(m, x, BOS, EOS, 5, strategy="sample", top_p=2.0), r"top_p must be in \(0.0, 1.0\], got 2.0"),
+        (
+            lambda m, x: generate_seq2seq(m, x, BOS, EOS, 5, strategy="sample", top_p=2.0),
+            r"top_p must be in \(0.0, 1.0\], got 2.0",
+        ),
     ],
 )
 def test_seq2seq_generation_rejects_bad_arguments(call, match):

@@ -48,7 +48,9 @@ def test_changed_and_missing_data_are_reported(tmp_path: Path) -> None:
     with open(data / "corpus" / "python_docs.txt", "a") as corpus:
         corpus.write("a student's edit")
     check = env.check_data(data)
-    assert not check.ok and "changed ['corpus/python_docs.txt']" in check.found and "git checkout" in check.fix
+    assert (
+        not check.ok and "changed ['corpus/python_docs.txt']" in check.found and "git checkout" in check.fix
+    )
 
 
 def test_report_names_what_to_fix(capsys) -> None:
@@ -66,4 +68,6 @@ def test_shipped_checkpoints_are_checked(tmp_path: Path) -> None:
         weights.seek(-4, 2)
         weights.write(b"\x00\x01\x02\x03")  # a corrupted download or a bad merge
     check = env.check_checkpoints(tmp_path)
-    assert not check.ok and check.found.startswith("char_gpt_python_docs (") and "make checkpoints" in check.fix
+    assert (
+        not check.ok and check.found.startswith("char_gpt_python_docs (") and "make checkpoints" in check.fix
+    )

@@ -15,13 +15,17 @@ REPO = Path(__file__).resolve().parents[1]
 
 def pyproject_requirements() -> dict[str, str]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    lines = project["dependencies"] + [req for group in project["optional-dependencies"].values() for req in group]
+    lines = project["dependencies"] + [
+        req for group in project["optional-dependencies"].values() for req in group
+    ]
     return dict(parse_pin(line) for line in lines)
 
 
 def environment_pip_requirements() -> dict[str, str]:
     env = yaml.safe_load((REPO / "environment.yml").read_text())
-    pip_section = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict) and "pip" in item)
+    pip_section = next(
+        item["pip"] for item in env["dependencies"] if isinstance(item, dict) and "pip" in item
+    )
     return dict(parse_pin(line) for line in pip_section if not line.startswith("-"))
 
 
@@ -34,7 +38,9 @@ def parse_pin(requirement: str) -> tuple[str, str]:
 def test_environment_file_lists_every_pyproject_dependency_with_the_same_pin() -> None:
     wanted, listed = pyproject_requirements(), environment_pip_requirements()
     missing = sorted(set(wanted) - set(listed))
-    assert not missing, f"environment.yml lacks {missing}: add them to its pip section with the pyproject pins"
+    assert not missing, (
+        f"environment.yml lacks {missing}: add them to its pip section with the pyproject pins"
+    )
     different = {name: (wanted[name], listed[name]) for name in wanted if wanted[name] != listed[name]}
     assert not different, f"pins differ (pyproject, environment.yml): {different}"
 
@@ -42,7 +48,9 @@ def test_environment_file_lists_every_pyproject_dependency_with_the_same_pin() -
 def test_environment_file_installs_the_course_and_uses_python_311() -> None:
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     assert "python=3.11" in env["dependencies"]
-    pip_section = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict) and "pip" in item)
+    pip_section = next(
+        item["pip"] for item in env["dependencies"] if isinstance(item, dict) and "pip" in item
+    )
     assert "-e ." in pip_section, "environment.yml must install course_lib from the repo (-e .)"
     assert any("whl/cpu" in line for line in pip_section), "torch must come from the CPU-only index"
 

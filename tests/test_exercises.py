@@ -21,8 +21,7 @@ def test_right_answer_passes(capsys) -> None:
 
 
 def test_placeholder_is_not_attempted(capsys) -> None:
-    def placeholder(logits, temperature):
-        ...
+    def placeholder(logits, temperature): ...
 
     check_temperature_softmax(placeholder)
     assert "Not attempted yet" in capsys.readouterr().out

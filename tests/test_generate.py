@@ -29,9 +29,18 @@ def checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     tokenizer = CharTokenizer.from_text(TEXT)
     train_ids, val_ids = split_train_val(torch.tensor(tokenizer.encode(TEXT)))
-    model = build_model(DecoderOnlyConfig(vocab_size=tokenizer.vocab_size, block_size=32, n_layer=1, n_head=2, n_embd=16))
-    cfg = TrainConfig(max_steps=40, batch_size=8, learning_rate=1e-2, min_lr=1e-3, warmup_steps=2, eval_interval=40,
-                      eval_iters=1)
+    model = build_model(
+        DecoderOnlyConfig(vocab_size=tokenizer.vocab_size, block_size=32, n_layer=1, n_head=2, n_embd=16)
+    )
+    cfg = TrainConfig(
+        max_steps=40,
+        batch_size=8,
+        learning_rate=1e-2,
+        min_lr=1e-3,
+        warmup_steps=2,
+        eval_interval=40,
+        eval_iters=1,
+    )
     train(model, train_ids, val_ids, cfg, progress=False)
     return save_checkpoint(tmp_path_factory.mktemp("gen") / "tiny", model, tokenizer, {"seed": 0})
 
@@ -50,8 +59,23 @@ def continuation(capsys, checkpoint: Path, *args: str) -> str:
 
 
 def test_cli_runs_as_a_command_and_prints_the_continuation(checkpoint):
-    command = [sys.executable, "-m", "course_lib.generate", "--checkpoint", str(checkpoint), "--prompt", "the ",
-               "--max-new-tokens", "30", "--strategy", "sample", "--seed", "0", "--threads", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "course_lib.generate",
+        "--checkpoint",
+        str(checkpoint),
+        "--prompt",
+        "the ",
+        "--max-new-tokens",
+        "30",
+        "--strategy",
+        "sample",
+        "--seed",
+        "0",
+        "--threads",
+        "1",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60)
     assert result.returncode == 0, result.stderr
     text = result.stdout[:-1]
@@ -78,13 +102,28 @@ def test_settings_that_mean_greedy_give_greedy_text(checkpoint, capsys):
     greedy = continuation(capsys, checkpoint, "--strategy", "greedy", "--max-new-tokens", "20")
     assert continuation(capsys, checkpoint, "--temperature", "0", "--max-new-tokens", "20") == greedy
     assert continuation(capsys, checkpoint, "--top-k", "1", "--seed", "3", "--max-new-tokens", "20") == greedy
-    assert continuation(capsys, checkpoint, "--strategy", "beam", "--beams", "1", "--max-new-tokens", "20") == greedy
+    assert (
+        continuation(capsys, checkpoint, "--strategy", "beam", "--beams", "1", "--max-new-tokens", "20")
+        == greedy
+    )
 
 
 def test_beam_search_and_filters_run(checkpoint, capsys):
     beam = continuation(capsys, checkpoint, "--strategy", "beam", "--beams", "3", "--max-new-tokens", "15")
-    filtered = continuation(capsys, checkpoint, "--top-p", "0.9", "--top-k", "5", "--temperature", "0.7", "--seed", "1",
-                            "--max-new-tokens", "15")
+    filtered = continuation(
+        capsys,
+        checkpoint,
+        "--top-p",
+        "0.9",
+        "--top-k",
+        "5",
+        "--temperature",
+        "0.7",
+        "--seed",
+        "1",
+        "--max-new-tokens",
+        "15",
+    )
     assert len(beam) == 15 and len(filtered) == 15
     assert continuation(capsys, checkpoint, "--max-new-tokens", "0") == ""
 
@@ -94,8 +133,18 @@ def test_help_explains_every_option(capsys):
         generate_module.main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for option in ("--checkpoint", "--prompt", "--max-new-tokens", "--strategy", "--temperature", "--top-k", "--top-p",
-                   "--beams", "--seed", "--threads"):
+    for option in (
+        "--checkpoint",
+        "--prompt",
+        "--max-new-tokens",
+        "--strategy",
+        "--temperature",
+        "--top-k",
+        "--top-p",
+        "--beams",
+        "--seed",
+        "--threads",
+    ):
         assert option in out, option
     assert "greedy" in out and "nucleus" in out
 
@@ -103,19 +152,30 @@ def test_help_explains_every_option(capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--prompt", "the ÇAT€"], r"--prompt must be made of characters the model knows, got unknown character\(s\) "
-         r"'A', 'T', 'Ç', '€'\. Remove or replace them"),
+        (
+            ["--prompt", "the ÇAT€"],
+            r"--prompt must be made of characters the model knows, got unknown character\(s\) "
+            r"'A', 'T', 'Ç', '€'\. Remove or replace them",
+        ),
         (["--prompt", ""], r"--prompt must be at least one character, got an empty string"),
         (["--temperature", "-1"], r"--temperature must be in \[0\.0, inf\], got -1\.0\. Use 1\.0"),
         (["--top-k", "0"], r"--top-k must be an integer >= 1, got 0"),
         (["--top-p", "0"], r"--top-p must be in \(0\.0, 1\.0\], got 0\.0\. Use e\.g\. 0\.9"),
         (["--top-p", "1.5"], r"--top-p must be in \(0\.0, 1\.0\], got 1\.5"),
         (["--strategy", "beam", "--beams", "0"], r"--beams must be an integer >= 1, got 0"),
-        (["--beams", "4"], r"--beams must be used with --strategy beam, got --strategy sample\. Add --strategy beam"),
-        (["--strategy", "greedy", "--top-p", "0.9"],
-         r"--top-p must be used with --strategy sample, got --strategy greedy\. Add --strategy sample"),
-        (["--strategy", "beam", "--temperature", "0.5"], r"--temperature must be used with --strategy sample, got "
-         r"--strategy beam"),
+        (
+            ["--beams", "4"],
+            r"--beams must be used with --strategy beam, got --strategy sample\. Add --strategy beam",
+        ),
+        (
+            ["--strategy", "greedy", "--top-p", "0.9"],
+            r"--top-p must be used with --strategy sample, got --strategy greedy\. Add --strategy sample",
+        ),
+        (
+            ["--strategy", "beam", "--temperature", "0.5"],
+            r"--temperature must be used with --strategy sample, got "
+            r"--strategy beam",
+        ),
         (["--max-new-tokens", "-1"], r"--max-new-tokens must be an integer >= 0, got -1"),
         (["--seed", "-2"], r"--seed must be an integer >= 0, got -2"),
     ],

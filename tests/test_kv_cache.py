@@ -87,8 +87,11 @@ def test_cache_overflow_is_a_clear_error():
     cache = KVCache(n_layer=1, batch_size=1, n_head=2, head_dim=4, max_length=6)
     cache.update(0, torch.zeros(1, 2, 4, 4), torch.zeros(1, 2, 4, 4))
     cache.advance(4)
-    with pytest.raises(CourseInputError, match=r"the KV cache must be large enough for 4 stored \+ 3 new positions, "
-                                               r"got max_length=6\. .*model.new_cache\(batch_size\)"):
+    with pytest.raises(
+        CourseInputError,
+        match=r"the KV cache must be large enough for 4 stored \+ 3 new positions, "
+        r"got max_length=6\. .*model.new_cache\(batch_size\)",
+    ):
         cache.update(0, torch.zeros(1, 2, 3, 4), torch.zeros(1, 2, 3, 4))
     with pytest.raises(CourseInputError, match="4 stored \\+ 3 new positions"):
         cache.advance(3)
@@ -98,8 +101,11 @@ def test_model_refuses_tokens_past_block_size_with_a_cache():
     model = DecoderOnlyLM(tiny()).eval()
     cache = model.new_cache(1)
     model(ids(1, 10), cache=cache)
-    with pytest.raises(CourseInputError, match=r"idx must be at most 2 new tokens long \(block_size=12, the KV cache "
-                                               r"already holds 10\), got 3 tokens\. Crop"):
+    with pytest.raises(
+        CourseInputError,
+        match=r"idx must be at most 2 new tokens long \(block_size=12, the KV cache "
+        r"already holds 10\), got 3 tokens\. Crop",
+    ):
         model(ids(1, 3), cache=cache)
     assert cache.length == 10  # the failed call stored nothing
 
@@ -108,7 +114,10 @@ def test_update_checks_layer_and_shapes():
     cache = KVCache(n_layer=2, batch_size=1, n_head=2, head_dim=4, max_length=6)
     with pytest.raises(CourseInputError, match=r"layer must be an integer in \[0, 2\), got 2"):
         cache.update(2, torch.zeros(1, 2, 1, 4), torch.zeros(1, 2, 1, 4))
-    with pytest.raises(CourseInputError, match=r"k must be of shape \(1, 2, t, 4\) with dimension 3 equal to 4, got shape \(1, 2, 1, 8\)"):
+    with pytest.raises(
+        CourseInputError,
+        match=r"k must be of shape \(1, 2, t, 4\) with dimension 3 equal to 4, got shape \(1, 2, 1, 8\)",
+    ):
         cache.update(0, torch.zeros(1, 2, 1, 8), torch.zeros(1, 2, 1, 4))
     with pytest.raises(CourseInputError, match=r"v must be the same number of new positions t as k \(1\)"):
         cache.update(0, torch.zeros(1, 2, 1, 4), torch.zeros(1, 2, 2, 4))

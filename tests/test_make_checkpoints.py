@@ -12,7 +12,7 @@ from course_lib.env import REPO
 from course_lib.train import estimate_loss
 
 sys.path.insert(0, str(REPO / "scripts"))
-import make_checkpoints  # noqa: E402
+import make_checkpoints
 
 RECIPES = sorted(make_checkpoints.RECIPES.items())
 
@@ -23,11 +23,16 @@ def test_shipped_checkpoint_is_small_and_made_by_its_recipe(name, recipe) -> Non
     size = make_checkpoints.checkpoint_bytes(directory)
     assert size <= make_checkpoints.MAX_BYTES, f"{name} is {size:,} bytes"
     metadata = load_checkpoint(directory).metadata  # also verifies the weights' sha256
-    assert (metadata["corpus"], metadata["preset"], metadata["seed"]) == (recipe.corpus, recipe.preset, recipe.seed)
+    assert (metadata["corpus"], metadata["preset"], metadata["seed"]) == (
+        recipe.corpus,
+        recipe.preset,
+        recipe.seed,
+    )
     assert metadata["metrics"]["steps"] == recipe.max_steps
     assert metadata["data_sha256"] == text_checksum(load_corpus(recipe.corpus)), (
         f"data/checkpoints/{name} was trained on another version of the {recipe.corpus!r} corpus: "
-        "run `make checkpoints`.")
+        "run `make checkpoints`."
+    )
 
 
 @pytest.mark.parametrize(("name", "recipe"), RECIPES, ids=[name for name, _ in RECIPES])
@@ -36,6 +41,8 @@ def test_shipped_weights_reproduce_their_recorded_validation_loss(name, recipe) 
     text = load_corpus(recipe.corpus)
     _, val_ids = split_train_val(encode_corpus(text, checkpoint.tokenizer), val_fraction=0.1)
     cfg = checkpoint.metadata["train_config"]
-    val_loss = estimate_loss(checkpoint.model, val_ids, cfg["batch_size"], cfg["eval_iters"], seed=cfg["seed"] + 1)
+    val_loss = estimate_loss(
+        checkpoint.model, val_ids, cfg["batch_size"], cfg["eval_iters"], seed=cfg["seed"] + 1
+    )
     assert val_loss == pytest.approx(checkpoint.metadata["metrics"]["val_loss"], abs=1e-4)
     assert val_loss < 2.0, "a character model this size should do far better than chance (ln 90 = 4.5)"

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from test_blocks import copy_decoder_layer, copy_encoder_layer, randomize
 from torch import nn
 
 from course_lib.attention import causal_mask, padding_mask
@@ -24,7 +25,6 @@ from course_lib.models import (
     load_hf_gpt2_state,
 )
 from course_lib.validation import CourseInputError
-from test_blocks import copy_decoder_layer, copy_encoder_layer, randomize
 
 KINDS = ["sinusoidal", "learned", "rotary", "none"]
 V, BLOCK = 23, 16
@@ -47,8 +47,19 @@ def test_decoder_only_lm_equals_hugging_face_gpt2():
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(0)
-    hf_config = GPT2Config(vocab_size=97, n_positions=32, n_embd=32, n_layer=2, n_head=2, resid_pdrop=0.0,
-                           embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=0, eos_token_id=0, attn_implementation="eager")
+    hf_config = GPT2Config(
+        vocab_size=97,
+        n_positions=32,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        bos_token_id=0,
+        eos_token_id=0,
+        attn_implementation="eager",
+    )
     hf_model = GPT2LMHeadModel(hf_config).eval()
     with torch.no_grad():  # Hugging Face starts biases at 0 and LayerNorms at (1, 0): make every weight count
         for p in hf_model.parameters():
@@ -65,10 +76,16 @@ def test_decoder_only_lm_equals_hugging_face_gpt2():
 def test_load_hf_gpt2_state_rejects_another_layout():
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    hf_model = GPT2LMHeadModel(GPT2Config(vocab_size=97, n_positions=32, n_embd=32, n_layer=2, n_head=2,
-                                          bos_token_id=0, eos_token_id=0))
+    hf_model = GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=97, n_positions=32, n_embd=32, n_layer=2, n_head=2, bos_token_id=0, eos_token_id=0
+        )
+    )
     model = DecoderOnlyLM(tiny(vocab_size=97, block_size=32, n_embd=32))  # activation "gelu", not "gelu_tanh"
-    with pytest.raises(CourseInputError, match=r"model.config must be the GPT-2 layout .* got different values \{'activation': 'gelu'\}"):
+    with pytest.raises(
+        CourseInputError,
+        match=r"model.config must be the GPT-2 layout .* got different values \{'activation': 'gelu'\}",
+    ):
         load_hf_gpt2_state(model, hf_model)
 
 
@@ -77,8 +94,17 @@ def test_load_hf_gpt2_state_rejects_another_layout():
 def test_encoder_decoder_stacks_equal_torch_transformer(norm_first):
     config = tiny(EncoderDecoderConfig, n_layer=2, n_decoder_layer=3, norm_first=norm_first)
     model = EncoderDecoderLM(config).eval()
-    theirs = nn.Transformer(config.n_embd, config.n_head, 2, 3, 4 * config.n_embd, dropout=0.0, activation="gelu",
-                            batch_first=True, norm_first=norm_first)
+    theirs = nn.Transformer(
+        config.n_embd,
+        config.n_head,
+        2,
+        3,
+        4 * config.n_embd,
+        dropout=0.0,
+        activation="gelu",
+        batch_first=True,
+        norm_first=norm_first,
+    )
     randomize(theirs)
     for ours_block, their_layer in zip(model.encoder.blocks, theirs.encoder.layers):
         copy_encoder_layer(ours_block, their_layer)
@@ -94,8 +120,13 @@ def test_encoder_decoder_stacks_equal_torch_transformer(norm_first):
     src[0, -3:] = 0
     src_mask = padding_mask(src, pad_id=0)  # (B, 1, 1, S), True = real token
     src_x, tgt_x = model.embed(src), model.embed(tgt)  # the same embedded inputs for both
-    expected = theirs(src_x, tgt_x, tgt_mask=~causal_mask(5), src_key_padding_mask=src == 0,
-                      memory_key_padding_mask=src == 0)  # torch's boolean masks: True = may NOT attend
+    expected = theirs(
+        src_x,
+        tgt_x,
+        tgt_mask=~causal_mask(5),
+        src_key_padding_mask=src == 0,
+        memory_key_padding_mask=src == 0,
+    )  # torch's boolean masks: True = may NOT attend
     memory, _ = model.encoder(src_x, mask=src_mask)
     got, _, _ = model.decoder(tgt_x, memory, self_mask=causal_mask(5), memory_mask=src_mask)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
@@ -163,10 +194,16 @@ def test_padding_tokens_do_not_change_the_real_positions():
     b = a.clone()
     b[0, -3:] = 5  # other tokens at the padded positions
     mask = padding_mask(a, pad_id=0)
-    torch.testing.assert_close(encoder(b, padding_mask=mask).logits[0, :5], encoder(a, padding_mask=mask).logits[0, :5])
+    torch.testing.assert_close(
+        encoder(b, padding_mask=mask).logits[0, :5], encoder(a, padding_mask=mask).logits[0, :5]
+    )
     tgt = ids(2, 4, seed=3)
-    torch.testing.assert_close(seq2seq(b, tgt, src_padding_mask=mask).logits, seq2seq(a, tgt, src_padding_mask=mask).logits)
-    assert not torch.allclose(seq2seq(b, tgt).logits, seq2seq(a, tgt).logits)  # without the mask the pads leak in
+    torch.testing.assert_close(
+        seq2seq(b, tgt, src_padding_mask=mask).logits, seq2seq(a, tgt, src_padding_mask=mask).logits
+    )
+    assert not torch.allclose(
+        seq2seq(b, tgt).logits, seq2seq(a, tgt).logits
+    )  # without the mask the pads leak in
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -212,7 +249,9 @@ def test_decoder_only_attention_maps():
     torch.manual_seed(0)
     model = DecoderOnlyLM(tiny(n_layer=3)).eval()
     out = model(ids(2, 6), return_attention=True)
-    assert len(out.attentions) == 3 and out.attentions[0].shape == (2, 2, 6, 6) and out.cross_attentions is None
+    assert (
+        len(out.attentions) == 3 and out.attentions[0].shape == (2, 2, 6, 6) and out.cross_attentions is None
+    )
     torch.testing.assert_close(out.attentions[2].sum(-1), torch.ones(2, 2, 6))
 
 
@@ -225,14 +264,26 @@ def test_gpt2_initialisation():
     torch.manual_seed(0)
     model = DecoderOnlyLM(tiny(n_layer=4, n_embd=64, n_head=4))
     weights = dict(model.named_parameters())
-    residual = torch.cat([weights[f"decoder.blocks.{i}.{name}.weight"].flatten() for i in range(4)
-                          for name in ("attn.out_proj", "mlp.proj")])
-    others = torch.cat([weights[f"decoder.blocks.{i}.{name}.weight"].flatten() for i in range(4)
-                        for name in ("attn.q_proj", "attn.k_proj", "attn.v_proj", "mlp.fc")])
+    residual = torch.cat(
+        [
+            weights[f"decoder.blocks.{i}.{name}.weight"].flatten()
+            for i in range(4)
+            for name in ("attn.out_proj", "mlp.proj")
+        ]
+    )
+    others = torch.cat(
+        [
+            weights[f"decoder.blocks.{i}.{name}.weight"].flatten()
+            for i in range(4)
+            for name in ("attn.q_proj", "attn.k_proj", "attn.v_proj", "mlp.fc")
+        ]
+    )
     assert abs(residual.std().item() - 0.02 / math.sqrt(2 * 4)) < 0.0005
     assert abs(others.std().item() - 0.02) < 0.001
     assert abs(weights["embed.token.weight"].std().item() - 0.02) < 0.002
-    assert all(p.abs().sum() == 0 for name, p in weights.items() if name.endswith("bias") and "ln" not in name)
+    assert all(
+        p.abs().sum() == 0 for name, p in weights.items() if name.endswith("bias") and "ln" not in name
+    )
     assert torch.equal(weights["decoder.ln_f.weight"], torch.ones(64))
 
 
@@ -252,8 +303,14 @@ def test_count_parameters_skips_frozen_ones_when_asked():
     assert count_parameters(model, trainable_only=False) == total
 
 
-@pytest.mark.parametrize(("cls", "model_cls"), [(DecoderOnlyConfig, DecoderOnlyLM), (EncoderOnlyConfig, EncoderOnlyLM),
-                                                 (EncoderDecoderConfig, EncoderDecoderLM)])
+@pytest.mark.parametrize(
+    ("cls", "model_cls"),
+    [
+        (DecoderOnlyConfig, DecoderOnlyLM),
+        (EncoderOnlyConfig, EncoderOnlyLM),
+        (EncoderDecoderConfig, EncoderDecoderLM),
+    ],
+)
 def test_build_model_picks_the_class_from_the_config(cls, model_cls):
     model = build_model(tiny(cls))
     assert type(model) is model_cls and model.config == tiny(cls)
@@ -266,8 +323,11 @@ def test_build_model_picks_the_class_from_the_config(cls, model_cls):
 
 def test_too_long_input_says_to_crop():
     model = DecoderOnlyLM(tiny())
-    with pytest.raises(CourseInputError, match=r"idx must be at most block_size=16 tokens long, got 17 tokens\. "
-                                               r"Crop it to the last block_size tokens: idx\[:, -16:\]"):
+    with pytest.raises(
+        CourseInputError,
+        match=r"idx must be at most block_size=16 tokens long, got 17 tokens\. "
+        r"Crop it to the last block_size tokens: idx\[:, -16:\]",
+    ):
         model(ids(1, 17))
     with pytest.raises(CourseInputError, match=r"src must be at most block_size=16 tokens long"):
         EncoderDecoderLM(tiny(EncoderDecoderConfig))(ids(1, 17), ids(1, 3))
@@ -275,19 +335,27 @@ def test_too_long_input_says_to_crop():
 
 def test_idx_must_be_a_2d_long_tensor():
     model = DecoderOnlyLM(tiny())
-    with pytest.raises(CourseInputError, match=r"idx must be a LongTensor \(torch.long\) of token ids, got dtype torch.float32"):
+    with pytest.raises(
+        CourseInputError,
+        match=r"idx must be a LongTensor \(torch.long\) of token ids, got dtype torch.float32",
+    ):
         model(ids(1, 4).float())
     with pytest.raises(CourseInputError, match=r"idx must be a LongTensor .* got list"):
         model([[1, 2, 3]])
-    with pytest.raises(CourseInputError, match=r"idx must be a 2-D tensor of shape \(B, T\), got shape \(4,\)\. Add a batch"):
+    with pytest.raises(
+        CourseInputError, match=r"idx must be a 2-D tensor of shape \(B, T\), got shape \(4,\)\. Add a batch"
+    ):
         model(ids(4))
 
 
 def test_token_ids_outside_the_vocabulary_are_named():
     model = DecoderOnlyLM(tiny())
     vocab_size = model.config.vocab_size
-    with pytest.raises(CourseInputError, match=rf"idx must be token ids from 0 to vocab_size - 1 = {vocab_size - 1}, "
-                                               rf"got id {vocab_size}\. Encode text with the tokenizer"):
+    with pytest.raises(
+        CourseInputError,
+        match=rf"idx must be token ids from 0 to vocab_size - 1 = {vocab_size - 1}, "
+        rf"got id {vocab_size}\. Encode text with the tokenizer",
+    ):
         model(torch.tensor([[1, vocab_size, 2]]))
     with pytest.raises(CourseInputError, match=r"tgt must be token ids from 0 .* got id -1"):
         seq2seq = EncoderDecoderLM(tiny(EncoderDecoderConfig))
@@ -300,7 +368,12 @@ def test_targets_must_match_idx():
 
 
 def test_models_check_their_config_type():
-    with pytest.raises(CourseInputError, match="config must be a DecoderOnlyConfig, EncoderOnlyConfig or EncoderDecoderConfig, got TransformerConfig"):
+    with pytest.raises(
+        CourseInputError,
+        match="config must be a DecoderOnlyConfig, EncoderOnlyConfig or EncoderDecoderConfig, got TransformerConfig",
+    ):
         build_model(tiny(TransformerConfig))
-    with pytest.raises(CourseInputError, match="config must be of type EncoderDecoderConfig, got DecoderOnlyConfig"):
+    with pytest.raises(
+        CourseInputError, match="config must be of type EncoderDecoderConfig, got DecoderOnlyConfig"
+    ):
         EncoderDecoderLM(tiny())

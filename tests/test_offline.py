@@ -33,7 +33,9 @@ def test_loopback_names_are_local(host: str) -> None:
     assert is_local(host)
 
 
-@pytest.mark.parametrize("host", ["203.0.113.9", "10.0.0.1", "huggingface.co", "cdn.jsdelivr.net", "2001:db8::1"])
+@pytest.mark.parametrize(
+    "host", ["203.0.113.9", "10.0.0.1", "huggingface.co", "cdn.jsdelivr.net", "2001:db8::1"]
+)
 def test_other_hosts_are_not_local(host: str) -> None:
     assert not is_local(host)
 
@@ -60,7 +62,9 @@ def test_loopback_still_works() -> None:
 
 def test_child_processes_get_the_guard(private_log: Path) -> None:
     code = "import socket; socket.create_connection(('198.51.100.7', 443), timeout=1)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ.copy())
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=os.environ.copy()
+    )
     assert result.returncode != 0
     assert "Blocked a network connection to 198.51.100.7:443" in result.stderr
     assert "198.51.100.7:443" in private_log.read_text()

@@ -26,7 +26,9 @@ def pairing_problems(ipynb: Path) -> list[str]:
     """What is wrong with one pair, in words a student can act on ([] when the pair is in sync)."""
     twin = ipynb.with_suffix(".py")
     if not twin.exists():
-        return [f"{ipynb.name} has no jupytext twin {twin.name}: run `jupytext --set-formats ipynb,py:percent {ipynb}`"]
+        return [
+            f"{ipynb.name} has no jupytext twin {twin.name}: run `jupytext --set-formats ipynb,py:percent {ipynb}`"
+        ]
     problems = []
     formats = jupytext.read(ipynb).metadata.get("jupytext", {}).get("formats", "")
     if "py:percent" not in formats:

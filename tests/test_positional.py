@@ -40,7 +40,10 @@ def test_learned_positions_add_their_trainable_rows_from_start():
     x = torch.randn(2, 3, 8)
     torch.testing.assert_close(positions(x, start=4), x + positions.embedding.weight[4:7])
     positions(x).sum().backward()
-    assert positions.embedding.weight.grad[:3].abs().sum() > 0 and positions.embedding.weight.grad[3:].abs().sum() == 0
+    assert (
+        positions.embedding.weight.grad[:3].abs().sum() > 0
+        and positions.embedding.weight.grad[3:].abs().sum() == 0
+    )
 
 
 def test_no_positions_change_nothing():
@@ -69,7 +72,9 @@ def test_rotary_rotates_without_stretching_and_leaves_position_zero_alone():
     torch.testing.assert_close(rotated.norm(dim=-1), x.norm(dim=-1))
     torch.testing.assert_close(rotated[:, :, 0], x[:, :, 0])
     assert not torch.allclose(rotated[:, :, 1:], x[:, :, 1:])
-    torch.testing.assert_close(rotary(x[:, :, 5:9], start=5), rotated[:, :, 5:9])  # offsets line up with the cache
+    torch.testing.assert_close(
+        rotary(x[:, :, 5:9], start=5), rotated[:, :, 5:9]
+    )  # offsets line up with the cache
 
 
 def test_make_positional_builds_each_kind():
@@ -77,11 +82,17 @@ def test_make_positional_builds_each_kind():
     assert isinstance(make_positional("learned", 16, 8, 2), LearnedPositions)
     assert isinstance(make_positional("none", 16, 8, 2), NoPositions)
     rotary = make_positional("rotary", 16, 8, 2)
-    assert isinstance(rotary, RotaryEmbedding) and rotary.cos.shape == (16, 4)  # one angle per channel of a head
+    assert isinstance(rotary, RotaryEmbedding) and rotary.cos.shape == (
+        16,
+        4,
+    )  # one angle per channel of a head
 
 
 def test_unknown_kind_lists_the_known_ones():
-    with pytest.raises(CourseInputError, match=r"kind must be one of \('sinusoidal', 'learned', 'rotary', 'none'\), got 'alibi'"):
+    with pytest.raises(
+        CourseInputError,
+        match=r"kind must be one of \('sinusoidal', 'learned', 'rotary', 'none'\), got 'alibi'",
+    ):
         make_positional("alibi", 16, 8, 2)
 
 

@@ -54,7 +54,9 @@ def test_make_task_is_deterministic_and_sources_are_distinct(name):
 
 
 def test_make_task_errors():
-    with pytest.raises(CourseInputError, match=r"name must be one of \['reverse', 'sort', 'add'\], got 'copy'"):
+    with pytest.raises(
+        CourseInputError, match=r"name must be one of \['reverse', 'sort', 'add'\], got 'copy'"
+    ):
         make_task("copy", 10, seed=0)
     with pytest.raises(CourseInputError, match="n must be an integer >= 1, got 0"):
         make_task("reverse", 0, seed=0)
@@ -85,7 +87,9 @@ def test_shipped_splits_equal_make_splits(name):
 
 
 def test_load_split_errors(monkeypatch, tmp_path):
-    with pytest.raises(CourseInputError, match=r"split must be one of \['train', 'val', 'test'\], got 'valid'"):
+    with pytest.raises(
+        CourseInputError, match=r"split must be one of \['train', 'val', 'test'\], got 'valid'"
+    ):
         load_split("reverse", "valid")
     with pytest.raises(CourseInputError, match="name must be one of"):
         load_split("Reverse", "train")
@@ -98,7 +102,9 @@ def test_exact_match():
     assert exact_match(["olleh", "ba", "x"], ["olleh", "ab", "x"]) == pytest.approx(2 / 3)
     assert exact_match(["522"], ["522"]) == 1.0
     assert exact_match(["52"], ["522"]) == 0.0
-    with pytest.raises(CourseInputError, match=r"predictions must be as many strings as targets \(2\), got 1 strings"):
+    with pytest.raises(
+        CourseInputError, match=r"predictions must be as many strings as targets \(2\), got 1 strings"
+    ):
         exact_match(["a"], ["a", "b"])
     with pytest.raises(CourseInputError, match="targets must be a non-empty list"):
         exact_match([], [])
@@ -158,7 +164,10 @@ def test_decoder_only_batch_counts_only_the_target():
     batch = decoder_only_batch(PAIRS, vocab)
     # sequences: BOS a b c SEP c b a EOS  and  BOS a b SEP b a EOS
     assert batch.idx.tolist() == [[BOS, A, B, C, SEP, C, B, A], [BOS, A, B, SEP, B, A, PAD, PAD]]
-    assert batch.targets.tolist() == [[IGN, IGN, IGN, IGN, C, B, A, EOS], [IGN, IGN, IGN, B, A, EOS, IGN, IGN]]
+    assert batch.targets.tolist() == [
+        [IGN, IGN, IGN, IGN, C, B, A, EOS],
+        [IGN, IGN, IGN, B, A, EOS, IGN, IGN],
+    ]
 
 
 @pytest.mark.parametrize("name", TASKS)
@@ -189,11 +198,14 @@ def test_batch_errors():
 def test_seq2seq_batch_padding_mask_makes_a_padded_row_equal_the_row_alone():
     vocab = Seq2SeqVocab("abc")
     torch.manual_seed(0)
-    model = EncoderDecoderLM(EncoderDecoderConfig(vocab_size=vocab.vocab_size, block_size=8, n_layer=1, n_head=2,
-                                                  n_embd=16)).eval()
+    model = EncoderDecoderLM(
+        EncoderDecoderConfig(vocab_size=vocab.vocab_size, block_size=8, n_layer=1, n_head=2, n_embd=16)
+    ).eval()
     batch = seq2seq_batch(PAIRS, vocab)  # row 1 has a padded source
     alone = seq2seq_batch(PAIRS[1:], vocab)
     logits = model(batch.src, batch.tgt_in, src_padding_mask=batch.src_padding_mask).logits  # (2, T, V)
-    logits_alone = model(alone.src, alone.tgt_in, src_padding_mask=alone.src_padding_mask).logits  # (1, T', V)
+    logits_alone = model(
+        alone.src, alone.tgt_in, src_padding_mask=alone.src_padding_mask
+    ).logits  # (1, T', V)
     T = alone.tgt_in.size(1)
     torch.testing.assert_close(logits[1, :T], logits_alone[0], atol=1e-5, rtol=0)

@@ -161,7 +161,7 @@ def test_bpe_round_trip_on_code():
 
 def test_bpe_decode_of_half_a_character_gives_the_replacement_character():
     tokenizer = BPETokenizer()
-    first_byte_of_euro_sign = "€".encode("utf-8")[0]
+    first_byte_of_euro_sign = "€".encode()[0]
     assert tokenizer.decode([first_byte_of_euro_sign]) == "\ufffd"
 
 
@@ -180,7 +180,9 @@ def test_bpe_retraining_forgets_old_merges():
 
 
 def test_bpe_errors():
-    with pytest.raises(CourseInputError, match=r"vocab_size must be an integer >= 257, got 100. Use more than 256"):
+    with pytest.raises(
+        CourseInputError, match=r"vocab_size must be an integer >= 257, got 100. Use more than 256"
+    ):
         BPETokenizer().train("abc", vocab_size=100)
     with pytest.raises(CourseInputError, match="text must be non-empty text"):
         BPETokenizer().train("", vocab_size=300)
@@ -217,7 +219,10 @@ def test_hf_bpe_errors():
         ("char", r"d\['type'\] must be one of .* got str"),
         ({"type": "bpe", "merges": []}, r"d must be a dict with keys \['pattern', 'merges'\].*\['pattern'\]"),
         ({"type": "bpe", "merges": 5, "pattern": " "}, r"merges must be a list of \[id, id\] pairs.*got int"),
-        ({"type": "bpe", "merges": [7], "pattern": " "}, r"merges must be pairs of existing token ids.*got 7"),
+        (
+            {"type": "bpe", "merges": [7], "pattern": " "},
+            r"merges must be pairs of existing token ids.*got 7",
+        ),
         ({"type": "char", "chars": 5}, r"chars must be a list of single characters, got int"),
     ],
 )

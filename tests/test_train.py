@@ -7,7 +7,6 @@ import math
 import re
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,13 +27,23 @@ VOCAB = sorted(set(TEXT))
 def tiny_setup(seed: int = 0) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
     torch.manual_seed(seed)
     ids = torch.tensor([VOCAB.index(c) for c in TEXT])
-    model = build_model(DecoderOnlyConfig(vocab_size=len(VOCAB), block_size=16, n_layer=1, n_head=2, n_embd=16))
+    model = build_model(
+        DecoderOnlyConfig(vocab_size=len(VOCAB), block_size=16, n_layer=1, n_head=2, n_embd=16)
+    )
     return model, ids[:850], ids[850:]
 
 
 def quick_config(**changes) -> TrainConfig:
-    settings = dict(max_steps=30, batch_size=8, learning_rate=1e-2, min_lr=1e-3, warmup_steps=5, eval_interval=10,
-                    eval_iters=2, seed=0)
+    settings = dict(
+        max_steps=30,
+        batch_size=8,
+        learning_rate=1e-2,
+        min_lr=1e-3,
+        warmup_steps=5,
+        eval_interval=10,
+        eval_iters=2,
+        seed=0,
+    )
     settings.update(changes)
     return TrainConfig(**settings)
 
@@ -65,7 +74,10 @@ def test_no_warmup_starts_at_the_peak():
         ({"max_steps": 0}, r"max_steps must be an integer >= 1, got 0\. Use e\.g\. 2000"),
         ({"batch_size": 2.5}, r"batch_size must be an integer, got 2\.5 \(float\)"),
         ({"learning_rate": 0.0}, r"learning_rate must be in \(0\.0, inf\], got 0\.0"),
-        ({"min_lr": 0.1}, r"min_lr must be in \[0\.0, 0\.001\], got 0\.1\. Use a value between 0 and learning_rate"),
+        (
+            {"min_lr": 0.1},
+            r"min_lr must be in \[0\.0, 0\.001\], got 0\.1\. Use a value between 0 and learning_rate",
+        ),
         ({"warmup_steps": -1}, r"warmup_steps must be an integer >= 0"),
         ({"weight_decay": -0.1}, r"weight_decay must be in \[0\.0, inf\]"),
         ({"beta2": 1.0}, r"beta2 must be in \[0\.0, 1\.0\), got 1\.0"),
@@ -155,15 +167,23 @@ def test_progress_bar_shows_the_loss(capsys):
 
 def test_train_wants_a_train_config():
     model, train_ids, val_ids = tiny_setup()
-    with pytest.raises(CourseInputError, match=r"cfg must be a TrainConfig, got dict\. Build one with TrainConfig"):
+    with pytest.raises(
+        CourseInputError, match=r"cfg must be a TrainConfig, got dict\. Build one with TrainConfig"
+    ):
         train(model, train_ids, val_ids, {"max_steps": 3})
 
 
 def test_history_plots_with_viz():
     from course_lib.viz import plot_training_history
 
-    history = History(step=[0, 10], train_loss=[3.0, 2.0], val_loss=[3.1, 2.2], lr=[0.1, 0.1], seconds=[0, 1],
-                      wall_seconds=[0, 1])
+    history = History(
+        step=[0, 10],
+        train_loss=[3.0, 2.0],
+        val_loss=[3.1, 2.2],
+        lr=[0.1, 0.1],
+        seconds=[0, 1],
+        wall_seconds=[0, 1],
+    )
     figure = plot_training_history(history)
     assert len(figure.axes[0].lines) == 2
 
@@ -184,10 +204,25 @@ def trained(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """One real run of ``python -m course_lib.train`` on a tiny text (shared by the CLI tests)."""
     folder = tmp_path_factory.mktemp("cli")
     text = folder / "tiny.txt"
-    text.write_text(TEXT[:490], encoding="utf-8")  # its 49-character validation part is shorter than a context
+    text.write_text(
+        TEXT[:490], encoding="utf-8"
+    )  # its 49-character validation part is shorter than a context
     out = folder / "model"
-    command = [sys.executable, "-m", "course_lib.train", "--text", str(text), "--out", str(out),
-               "--max-steps", "3", "--seed", "1", "--threads", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "course_lib.train",
+        "--text",
+        str(text),
+        "--out",
+        str(out),
+        "--max-steps",
+        "3",
+        "--seed",
+        "1",
+        "--threads",
+        "1",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120)
     assert result.returncode == 0, result.stderr
     return out, result
@@ -209,8 +244,13 @@ def test_cli_prints_a_json_summary_last_and_saves_a_checkpoint(trained):
 
 
 def test_cli_help_explains_every_option():
-    result = subprocess.run([sys.executable, "-m", "course_lib.train", "--help"], capture_output=True, text=True,
-                            cwd=REPO, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "course_lib.train", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert result.returncode == 0
     for option in ("--text", "--out", "--config", "--max-steps", "--max-seconds", "--seed", "--threads"):
         assert option in result.stdout, option
@@ -218,7 +258,15 @@ def test_cli_help_explains_every_option():
 
 
 def test_cli_bad_input_exits_2_with_one_line_and_no_traceback(tmp_path):
-    command = [sys.executable, "-m", "course_lib.train", "--text", str(tmp_path / "missing.txt"), "--out", str(tmp_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "course_lib.train",
+        "--text",
+        str(tmp_path / "missing.txt"),
+        "--out",
+        str(tmp_path),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
@@ -230,7 +278,7 @@ def test_cli_bad_input_exits_2_with_one_line_and_no_traceback(tmp_path):
     [
         (b"", [], r"--text: .*empty or only whitespace"),
         (b"caf\xe9 " * 50, [], r"--text: .*UTF-8"),
-        ("abc".encode() * 20, [], r"--text must be a text of at least 90 characters.*got 60 characters"),
+        (b"abc" * 20, [], r"--text must be a text of at least 90 characters.*got 60 characters"),
         (TEXT.encode(), ["--max-steps", "0"], r"--max-steps must be an integer >= 1, got 0"),
         (TEXT.encode(), ["--max-seconds", "-5"], r"max_seconds must be in \(0\.0, inf\], got -5\.0"),
         (TEXT.encode(), ["--seed", "-1"], r"seed must be an integer >= 0, got -1"),

@@ -4,19 +4,19 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from types import SimpleNamespace  # noqa: E402
+from types import SimpleNamespace
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-from course_lib import viz  # noqa: E402
-from course_lib.decoding import BeamNode, beam_search  # noqa: E402
-from course_lib.positional import sinusoidal_table  # noqa: E402
-from course_lib.validation import CourseInputError  # noqa: E402
+from course_lib import viz
+from course_lib.decoding import BeamNode, beam_search
+from course_lib.positional import sinusoidal_table
+from course_lib.validation import CourseInputError
 
 
 def causal_weights(*leading: int, t: int, seed: int = 0) -> torch.Tensor:
@@ -88,12 +88,17 @@ def test_plot_attention_large_map_has_no_cell_numbers_and_fits_labels():
 
 
 def test_plot_attention_rejects_wrong_shape():
-    with pytest.raises(CourseInputError, match=r"weights must be a 2-D tensor of shape \(T_q, T_k\), got shape \(1, 3, 3\)"):
+    with pytest.raises(
+        CourseInputError, match=r"weights must be a 2-D tensor of shape \(T_q, T_k\), got shape \(1, 3, 3\)"
+    ):
         viz.plot_attention(causal_weights(1, t=3), "abc")
 
 
 def test_plot_attention_rejects_label_count_mismatch():
-    with pytest.raises(CourseInputError, match=r"query_tokens must be one label per entry of T_q \(weights has T_q = 3\), got 2 labels"):
+    with pytest.raises(
+        CourseInputError,
+        match=r"query_tokens must be one label per entry of T_q \(weights has T_q = 3\), got 2 labels",
+    ):
         viz.plot_attention(causal_weights(t=3), "ab")
     with pytest.raises(CourseInputError, match=r"key_tokens must be one label per entry of T_k"):
         viz.plot_attention(causal_weights(t=3), "abc", key_tokens="abcd")
@@ -101,7 +106,9 @@ def test_plot_attention_rejects_label_count_mismatch():
 
 def test_plot_attention_rejects_scores_instead_of_weights():
     scores = torch.tensor([[0.5, 0.7], [0.2, 0.2]])
-    with pytest.raises(CourseInputError, match=r"rows \(one per query\) sum to 1, got a row summing to 0.400 at index \(1\)"):
+    with pytest.raises(
+        CourseInputError, match=r"rows \(one per query\) sum to 1, got a row summing to 0.400 at index \(1\)"
+    ):
         viz.plot_attention(scores, "ab")
     with pytest.raises(CourseInputError, match=r"all >= 0"):
         viz.plot_attention(torch.tensor([[1.5, -0.5], [0.5, 0.5]]), "ab")
@@ -163,9 +170,13 @@ def test_plot_distribution_with_reference_greys_removed_tokens():
 
 
 def test_plot_distribution_rejects_bad_input():
-    with pytest.raises(CourseInputError, match=r"probs must be a 1-D tensor of shape \(V\), got shape \(1, 3\)"):
+    with pytest.raises(
+        CourseInputError, match=r"probs must be a 1-D tensor of shape \(V\), got shape \(1, 3\)"
+    ):
         viz.plot_distribution(torch.ones(1, 3) / 3, "abc")
-    with pytest.raises(CourseInputError, match=r"labels must be one label per entry of V \(probs has V = 3\), got 2 labels"):
+    with pytest.raises(
+        CourseInputError, match=r"labels must be one label per entry of V \(probs has V = 3\), got 2 labels"
+    ):
         viz.plot_distribution(torch.ones(3) / 3, "ab")
     with pytest.raises(CourseInputError, match=r"top must be an integer >= 1, got 0"):
         viz.plot_distribution(torch.ones(3) / 3, "abc", top=0)
@@ -214,9 +225,14 @@ def test_plot_training_history_from_object_attributes():
 
 
 def test_plot_training_history_rejects_incomplete_history():
-    with pytest.raises(CourseInputError, match=r"history must be a History \(or dict\) with a 'val_loss' list, got dict"):
+    with pytest.raises(
+        CourseInputError, match=r"history must be a History \(or dict\) with a 'val_loss' list, got dict"
+    ):
         viz.plot_training_history({"step": [0], "train_loss": [1.0]})
-    with pytest.raises(CourseInputError, match=r"history.train_loss must be the same length as history.step \(2\), got length 1"):
+    with pytest.raises(
+        CourseInputError,
+        match=r"history.train_loss must be the same length as history.step \(2\), got length 1",
+    ):
         viz.plot_training_history({"step": [0, 1], "train_loss": [1.0], "val_loss": [1.0, 2.0]})
 
 
@@ -279,15 +295,21 @@ def test_plot_beam_tree_from_a_real_beam_search():
     texts = fig.axes[0].texts
     assert len(texts) == 1 + sum(len(step) for step in result.trace)
     n_new = result.sequence.size(1) - 1
-    assert sum(text.get_fontweight() == "bold" for text in texts) == n_new  # the best path, one node per token
+    assert (
+        sum(text.get_fontweight() == "bold" for text in texts) == n_new
+    )  # the best path, one node per token
 
 
 def test_plot_beam_tree_rejects_bad_traces():
-    with pytest.raises(CourseInputError, match=r"trace must be a non-empty list of steps, got an empty trace"):
+    with pytest.raises(
+        CourseInputError, match=r"trace must be a non-empty list of steps, got an empty trace"
+    ):
         viz.plot_beam_tree([])
     broken = hand_made_trace()
     broken[1][0].parent = 5
-    with pytest.raises(CourseInputError, match=r"trace\[1\]\[0\].parent must be an index into trace\[0\] \(0 to 1\), got 5"):
+    with pytest.raises(
+        CourseInputError, match=r"trace\[1\]\[0\].parent must be an index into trace\[0\] \(0 to 1\), got 5"
+    ):
         viz.plot_beam_tree(broken)
     with pytest.raises(CourseInputError, match=r"trace\[0\]\[0\] must be a node with .parent"):
         viz.plot_beam_tree([[(-1, 1, -0.5, False)]])

@@ -4,20 +4,20 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import re  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
+import re
+import statistics
+import time
 
-import ipywidgets  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from ipywidgets.embed import dependency_state  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import ipywidgets
+import pytest
+import torch
+from ipywidgets.embed import dependency_state
+from matplotlib.figure import Figure
 
-from course_lib.configs import DecoderOnlyConfig  # noqa: E402
-from course_lib.models import DecoderOnlyLM  # noqa: E402
-from course_lib.validation import CourseInputError  # noqa: E402
-from course_lib.widgets import (  # noqa: E402
+from course_lib.configs import DecoderOnlyConfig
+from course_lib.models import DecoderOnlyLM
+from course_lib.validation import CourseInputError
+from course_lib.widgets import (
     CONTAINER_CLASS,
     OUTPUT_CLASS,
     AttentionMapWidget,
@@ -69,7 +69,9 @@ def assert_course_widget(view: ipywidgets.Widget, kind: str) -> None:
     assert view.output in view.children
     models = {state["model_name"] for state in dependency_state(view).values()}
     assert "OutputModel" not in models  # Output widgets do not restore without a kernel
-    saved_html = [s["state"].get("value") for s in dependency_state(view).values() if s["model_name"] == "HTMLModel"]
+    saved_html = [
+        s["state"].get("value") for s in dependency_state(view).values() if s["model_name"] == "HTMLModel"
+    ]
     assert view.output.value in saved_html
     for forbidden in ("<script", "http://", "https://"):
         assert forbidden not in view.output.value
@@ -111,7 +113,7 @@ def test_sampling_widget_defaults_keep_every_token():
     assert_course_widget(view, "sampling")
     torch.testing.assert_close(view.probs, random_logits().softmax(-1))
     assert view.kept == len(VOCAB)
-    assert f"<b class=\"course-kept-count\">{len(VOCAB)}</b> of {len(VOCAB)} tokens" in view.output.value
+    assert f'<b class="course-kept-count">{len(VOCAB)}</b> of {len(VOCAB)} tokens' in view.output.value
     assert row_classes(view.output.value) == ["course-kept"] * 20  # max_rows
     assert "10 less likely tokens not shown" in view.output.value
     assert "↵" in view.output.value or "␣" in view.output.value  # whitespace tokens are visible
@@ -172,9 +174,13 @@ def test_sampling_widget_static_figure_shows_filtered_bars():
 
 
 def test_sampling_widget_rejects_bad_input():
-    with pytest.raises(CourseInputError, match=r"logits must be a 1-D tensor of shape \(V\), got shape \(1, 30\)"):
+    with pytest.raises(
+        CourseInputError, match=r"logits must be a 1-D tensor of shape \(V\), got shape \(1, 30\)"
+    ):
         SamplingWidget(random_logits()[None], VOCAB)
-    with pytest.raises(CourseInputError, match=r"labels must be one label per entry of V \(logits has V = 30\), got 29"):
+    with pytest.raises(
+        CourseInputError, match=r"labels must be one label per entry of V \(logits has V = 30\), got 29"
+    ):
         SamplingWidget(random_logits(), VOCAB[:-1])
     with pytest.raises(CourseInputError, match=r"top_k must be in \[0, 30\], got 31"):
         SamplingWidget(random_logits(), VOCAB, top_k=31)
@@ -256,13 +262,20 @@ def test_attention_widget_static_figure():
 
 def test_attention_widget_rejects_bad_input():
     weights = attention_weights()
-    with pytest.raises(CourseInputError, match=r"weights must be a 4-D tensor of shape \(L, H, T_q, T_k\), got shape \(3, 6, 6\)"):
+    with pytest.raises(
+        CourseInputError,
+        match=r"weights must be a 4-D tensor of shape \(L, H, T_q, T_k\), got shape \(3, 6, 6\)",
+    ):
         AttentionMapWidget(weights[0], "hello!")
-    with pytest.raises(CourseInputError, match=r"tokens must be one label per entry of T_q \(weights has T_q = 6\), got 5"):
+    with pytest.raises(
+        CourseInputError, match=r"tokens must be one label per entry of T_q \(weights has T_q = 6\), got 5"
+    ):
         AttentionMapWidget(weights, "hello")
     with pytest.raises(CourseInputError, match=r"rows \(one per query\) sum to 1.*Pass the softmax output"):
         AttentionMapWidget(weights * 2, "hello!")
-    with pytest.raises(CourseInputError, match=r"weights\[1\] must be of the same shape as weights\[0\] \(3, 6, 6\)"):
+    with pytest.raises(
+        CourseInputError, match=r"weights\[1\] must be of the same shape as weights\[0\] \(3, 6, 6\)"
+    ):
         AttentionMapWidget([weights[0], weights[1, :2]], "hello!")
     with pytest.raises(CourseInputError, match=r"weights\[0\] must be a 3-D tensor of shape \(H, T_q, T_k\)"):
         AttentionMapWidget([weights[0, 0]], "hello!")

@@ -17,7 +17,15 @@ import shutil
 import time
 
 import pytest
-from labdriver import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, CHROMIUM_MISSING, NOTEBOOKS_DIR, LabServer, percentile
+from labdriver import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    CHROMIUM_MISSING,
+    NOTEBOOKS_DIR,
+    LabServer,
+    percentile,
+)
 from playwright.sync_api import sync_playwright
 
 LATENCY_FILE = ARTIFACTS / "browser_latency.json"
@@ -29,7 +37,9 @@ def chromium():
     if not CHROMIUM.exists():
         pytest.fail(CHROMIUM_MISSING, pytrace=False)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=60_000)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=60_000
+        )
         try:
             yield browser
         finally:
@@ -56,10 +66,12 @@ def latency_log(chromium):
     latencies = [ms for record in records for ms in record["latencies_ms"]]
     overall = {"count": len(latencies)}
     if latencies:
-        overall.update(p50_ms=percentile(latencies, 50), p95_ms=percentile(latencies, 95), max_ms=max(latencies))
+        overall.update(
+            p50_ms=percentile(latencies, 50), p95_ms=percentile(latencies, 95), max_ms=max(latencies)
+        )
     report = {
         "what": "time from the input event (key press, click) to the widget's visible output changing, "
-                "measured in the page with performance.now() and a MutationObserver",
+        "measured in the page with performance.now() and a MutationObserver",
         "browser": f"Chromium {chromium.version} (headless)",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -44,8 +44,14 @@ KERNEL_DISPLAY_NAME = "Week 7 (transformers)"
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 CHROMIUM_MISSING = (
     f"The browser tests need Chromium at {CHROMIUM}, which is missing. Install it (Debian/Ubuntu, as root) "
@@ -92,9 +98,11 @@ class LabServer:
         return f"http://127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, notebooks_dir: Path, base: Path) -> "LabServer":
+    def start(cls, notebooks_dir: Path, base: Path) -> LabServer:
         root = base / "notebooks"
-        shutil.copytree(notebooks_dir, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        shutil.copytree(
+            notebooks_dir, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
+        )
         env = dict(os.environ)
         env.update(
             JUPYTER_CONFIG_DIR=str(base / "config"),
@@ -114,14 +122,22 @@ class LabServer:
         port, token = free_port(), secrets.token_hex(16)
         log_path = base / "jupyterlab.log"
         command = [
-            sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
             "--LabApp.expose_app_in_browser=True",
         ]
         with open(log_path, "wb") as log:
-            process = subprocess.Popen(command, env=env, cwd=base, stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
+            process = subprocess.Popen(
+                command, env=env, cwd=base, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         server = cls(base, root, port, token, process, log_path)
         try:
             server.wait_ready()
@@ -131,8 +147,9 @@ class LabServer:
         return server
 
     def api(self, path: str, method: str = "GET") -> object:
-        request = urllib.request.Request(f"{self.url}{path}", method=method,
-                                         headers={"Authorization": f"token {self.token}"})
+        request = urllib.request.Request(
+            f"{self.url}{path}", method=method, headers={"Authorization": f"token {self.token}"}
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             body = response.read()
         return json.loads(body) if body else None
@@ -146,13 +163,17 @@ class LabServer:
         deadline = time.monotonic() + SERVER_START_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited with code {self.process.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"JupyterLab exited with code {self.process.returncode}:\n{self.log_tail()}"
+                )
             try:
                 self.api("/api/status")
                 return
             except OSError:
                 time.sleep(0.5)
-        raise RuntimeError(f"JupyterLab did not answer on {self.url} within {SERVER_START_S} s:\n{self.log_tail()}")
+        raise RuntimeError(
+            f"JupyterLab did not answer on {self.url} within {SERVER_START_S} s:\n{self.log_tail()}"
+        )
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
@@ -183,12 +204,32 @@ def ensure_course_kernel(env: dict[str, str]) -> None:
     ``make setup`` registers it with ``--sys-prefix``; before that has run (or in a venv made by hand)
     the tests would otherwise meet JupyterLab's "Select Kernel" dialog.
     """
-    listing = subprocess.run([sys.executable, "-m", "jupyter", "kernelspec", "list", "--json"], env=env,
-                             capture_output=True, text=True, check=True, timeout=60)
+    listing = subprocess.run(
+        [sys.executable, "-m", "jupyter", "kernelspec", "list", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     if KERNEL_NAME not in json.loads(listing.stdout)["kernelspecs"]:
-        subprocess.run([sys.executable, "-m", "ipykernel", "install", "--user", "--name", KERNEL_NAME,
-                        "--display-name", KERNEL_DISPLAY_NAME], env=env, capture_output=True, check=True,
-                       timeout=60)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ipykernel",
+                "install",
+                "--user",
+                "--name",
+                KERNEL_NAME,
+                "--display-name",
+                KERNEL_DISPLAY_NAME,
+            ],
+            env=env,
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
 
 
 # ---------------------------------------------------------------- the network
@@ -274,9 +315,11 @@ def _as_task(script: str) -> str:
     page.evaluate would wait for ever on a promise that never settles (e.g. behind a dialog);
     a task is waited for with a time limit instead.
     """
-    return ("(arg) => { const task = window.__courseTask = {done: false, value: null, error: null};"
-            f" ({script})(arg).then((value) => {{ task.value = value; task.done = true; }},"
-            " (error) => { task.error = String(error); task.done = true; }); }")
+    return (
+        "(arg) => { const task = window.__courseTask = {done: false, value: null, error: null};"
+        f" ({script})(arg).then((value) => {{ task.value = value; task.done = true; }},"
+        " (error) => { task.error = String(error); task.done = true; }); }"
+    )
 
 
 # Run All finished, the kernel is idle, and no code cell is still queued ("[*]").
@@ -447,25 +490,33 @@ class LabPage:
         self.server = server
         self.shots = shots
         self.console_errors: list[str] = []
-        page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
+        page.on(
+            "console", lambda message: message.type == "error" and self.console_errors.append(message.text)
+        )
         page.on("pageerror", lambda error: self.console_errors.append(f"uncaught: {error}"))
 
     def task(self, script: str, what: str, arg: object = None, timeout_s: float = 30) -> object:
         """Run an async page function with a time limit; its value, or AssertionError naming ``what``."""
         self.page.evaluate(_as_task(script), arg)
         try:
-            self.page.wait_for_function("() => window.__courseTask.done", timeout=timeout_s * 1000, polling=100)
+            self.page.wait_for_function(
+                "() => window.__courseTask.done", timeout=timeout_s * 1000, polling=100
+            )
         except PlaywrightTimeout:
             dialog = self.state()["dialog"]
-            raise AssertionError(f"{what} did not finish within {timeout_s} s"
-                                 + (f"; this dialog is open:\n{dialog}" if dialog else "")) from None
+            raise AssertionError(
+                f"{what} did not finish within {timeout_s} s"
+                + (f"; this dialog is open:\n{dialog}" if dialog else "")
+            ) from None
         outcome = self.page.evaluate("() => window.__courseTask")
         if outcome["error"]:
             raise AssertionError(f"{what} failed in the page: {outcome['error']}")
         return outcome["value"]
 
     def goto_lab(self) -> None:
-        self.page.goto(f"{self.server.url}/lab?reset&token={self.server.token}", wait_until="domcontentloaded")
+        self.page.goto(
+            f"{self.server.url}/lab?reset&token={self.server.token}", wait_until="domcontentloaded"
+        )
         self.page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=60_000)
         self.task("async () => { await window.jupyterapp.restored; }", "loading JupyterLab", timeout_s=60)
 
@@ -482,14 +533,19 @@ class LabPage:
         while True:
             state = self.state()
             if state["dialog"] is not None:
-                metadata = json.loads((self.server.root / path).read_text(encoding="utf-8")).get("metadata", {})
+                metadata = json.loads((self.server.root / path).read_text(encoding="utf-8")).get(
+                    "metadata", {}
+                )
                 kernel = metadata.get("kernelspec", {}).get("name")
                 raise AssertionError(
                     f"{path}: a dialog appeared on opening the notebook (it stores kernel {kernel!r}; the course "
-                    f"kernel is {KERNEL_NAME!r}):\n{state['dialog']}")
+                    f"kernel is {KERNEL_NAME!r}):\n{state['dialog']}"
+                )
             if state["sessionReady"] and state["status"] == "idle":
                 return state
-            assert time.monotonic() < deadline, f"{path}: the kernel did not start within 60 s (state {state})"
+            assert time.monotonic() < deadline, (
+                f"{path}: the kernel did not start within 60 s (state {state})"
+            )
             self.page.wait_for_timeout(250)
 
     def run_all(self, timeout_s: float = RUN_ALL_S) -> bool:
@@ -545,7 +601,9 @@ class LabPage:
         return self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .course-widget")
 
     def cell_of(self, widget: Locator) -> int:
-        return widget.evaluate("(el) => window.__courseNb.content.widgets.findIndex((c) => c.node.contains(el))")
+        return widget.evaluate(
+            "(el) => window.__courseNb.content.widgets.findIndex((c) => c.node.contains(el))"
+        )
 
     def arm(self, widget: Locator) -> None:
         """Start watching ``widget``'s output; the next input event starts the clock."""
@@ -554,15 +612,17 @@ class LabPage:
     def wait_change(self) -> float | None:
         """Latency in ms of the armed probe, or None if the output did not change within CHANGE_S."""
         try:
-            self.page.wait_for_function("() => window.__courseProbe.changed !== null", timeout=CHANGE_S * 1000,
-                                        polling="raf")
+            self.page.wait_for_function(
+                "() => window.__courseProbe.changed !== null", timeout=CHANGE_S * 1000, polling="raf"
+            )
         except PlaywrightTimeout:
             return None
         probe = self.page.evaluate(_PROBE)
         return None if probe["start"] is None else round(probe["changed"] - probe["start"], 1)
 
-    def press_slider(self, widget: Locator, handle: Locator, key: str,
-                     max_presses: int = 5) -> tuple[float | None, int]:
+    def press_slider(
+        self, widget: Locator, handle: Locator, key: str, max_presses: int = 5
+    ) -> tuple[float | None, int]:
         """Focus a slider handle and press ``key`` until the widget's output changes.
 
         Some steps change nothing visible (min-p 0.00 -> 0.01 may remove no token), hence several presses.
@@ -601,4 +661,3 @@ class LabPage:
         self.arm(widget)
         menu.select_option(index=index)
         return self.wait_change()
-

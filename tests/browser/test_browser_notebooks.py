@@ -30,8 +30,11 @@ from labdriver import (
 
 pytestmark = pytest.mark.browser
 
-NOTEBOOKS = sorted(p.relative_to(NOTEBOOKS_DIR).as_posix() for p in NOTEBOOKS_DIR.rglob("*.ipynb")
-                   if ".ipynb_checkpoints" not in p.parts)
+NOTEBOOKS = sorted(
+    p.relative_to(NOTEBOOKS_DIR).as_posix()
+    for p in NOTEBOOKS_DIR.rglob("*.ipynb")
+    if ".ipynb_checkpoints" not in p.parts
+)
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
@@ -59,12 +62,17 @@ class NotebookRun:
     def require_run(self) -> None:
         self.ensure_run()
         if not self.finished:
-            pytest.fail(f"{self.path}: not checked, because Run All did not finish "
-                        f"(see test_run_all_draws_every_output)", pytrace=False)
+            pytest.fail(
+                f"{self.path}: not checked, because Run All did not finish "
+                f"(see test_run_all_draws_every_output)",
+                pytrace=False,
+            )
 
     def context(self) -> str:
         """Where to look when a test fails: screenshots and the browser console."""
-        lines = [f"screenshots: {', '.join(str(p) for p in self.shots[:3])}{' ...' if len(self.shots) > 3 else ''}"]
+        lines = [
+            f"screenshots: {', '.join(str(p) for p in self.shots[:3])}{' ...' if len(self.shots) > 3 else ''}"
+        ]
         if self.lab.console_errors:
             lines.append("browser console errors (last 5):\n  " + "\n  ".join(self.lab.console_errors[-5:]))
         return "\n".join(lines)
@@ -105,11 +113,17 @@ def run_problems(path: str, cell: dict) -> list[str]:
         return []
     if cell["count"] is None:
         return [f"{where(path, cell)}: not run (no execution count; Run All stopped earlier or timed out)"]
-    problems = [f"{where(path, cell)}: raised {o['ename']}: {o['evalue']}"
-                for o in cell["outputs"] if o["type"] == "error"]
+    problems = [
+        f"{where(path, cell)}: raised {o['ename']}: {o['evalue']}"
+        for o in cell["outputs"]
+        if o["type"] == "error"
+    ]
     if not problems:  # an error output is drawn as stderr too: report it once
-        problems = [f"{where(path, cell)}: traceback on stderr: {text[:300]}" for text in cell["stderr"]
-                    if "Traceback" in text]
+        problems = [
+            f"{where(path, cell)}: traceback on stderr: {text[:300]}"
+            for text in cell["stderr"]
+            if "Traceback" in text
+        ]
     return problems
 
 
@@ -126,23 +140,33 @@ def drawing_problems(path: str, cell: dict) -> list[str]:
 
     for k, area in enumerate(cell["widgetAreas"]):
         if not area["children"] or not drawn(area):
-            problems.append(f"{at}: widget area {k} not drawn ({area['children']} widget elements, {size(area)})")
+            problems.append(
+                f"{at}: widget area {k} not drawn ({area['children']} widget elements, {size(area)})"
+            )
     for k, widget in enumerate(cell["courseWidgets"]):
         output = widget["output"]
         if not drawn(widget):
             problems.append(f"{at}: course widget {k} ({widget['classes']}) not drawn ({size(widget)})")
         elif output is None:
-            problems.append(f"{at}: course widget {k} ({widget['classes']}) has no .course-widget-output element")
+            problems.append(
+                f"{at}: course widget {k} ({widget['classes']}) has no .course-widget-output element"
+            )
         elif not (output["children"] or output["text"]) or not drawn(output):
-            problems.append(f"{at}: course widget {k} output is empty ({output['children']} elements, {size(output)})")
+            problems.append(
+                f"{at}: course widget {k} output is empty ({output['children']} elements, {size(output)})"
+            )
     for k, picture in enumerate(cell["pictures"]):
         if not picture["loaded"] or not drawn(picture):
-            problems.append(f"{at}: {picture['tag']} output {k} not drawn "
-                            f"({'not loaded, ' if not picture['loaded'] else ''}{size(picture)})")
+            problems.append(
+                f"{at}: {picture['tag']} output {k} not drawn "
+                f"({'not loaded, ' if not picture['loaded'] else ''}{size(picture)})"
+            )
     for view in cell["bertviz"]:
         if not view["svgChildren"] or not drawn(view):
-            problems.append(f"{at}: bertviz view {view['id']} drew no picture "
-                            f"({view['svgChildren']} svg elements, {size(view)})")
+            problems.append(
+                f"{at}: bertviz view {view['id']} drew no picture "
+                f"({view['svgChildren']} svg elements, {size(view)})"
+            )
     return problems
 
 
@@ -174,8 +198,14 @@ def exercise_widget(notebook: NotebookRun, index: int) -> tuple[list[Interaction
     widget = lab.course_widgets().nth(index)
     widget.scroll_into_view_if_needed()
     cell = lab.cell_of(widget)
-    kind = next((c for c in (widget.get_attribute("class") or "").split()
-                 if c.startswith("course-") and c != "course-widget"), "course-widget")
+    kind = next(
+        (
+            c
+            for c in (widget.get_attribute("class") or "").split()
+            if c.startswith("course-") and c != "course-widget"
+        ),
+        "course-widget",
+    )
     name = f"{notebook.path}, cell {cell}, {kind}"
     shot = f"cell{cell:02d}_{kind}"
     widget.screenshot(path=lab.shots / f"{shot}_before.png")
@@ -185,21 +215,27 @@ def exercise_widget(notebook: NotebookRun, index: int) -> tuple[list[Interaction
     def record(control: str, latency: float | None, presses: int = 1) -> None:
         interactions.append(Interaction(name, control, latency, presses))
         if latency is None:
-            problems.append(f"{name}: {control} did not change the visible output (.course-widget-output) "
-                            f"within {CHANGE_S} s")
+            problems.append(
+                f"{name}: {control} did not change the visible output (.course-widget-output) "
+                f"within {CHANGE_S} s"
+            )
 
     handles = widget.locator(".noUi-handle")
     for s in range(handles.count()):
         handle = handles.nth(s)
-        label = handle.evaluate("(h) => (h.closest('.widget-slider')?.querySelector('.widget-label')?.innerText"
-                                " || 'slider').trim()")
+        label = handle.evaluate(
+            "(h) => (h.closest('.widget-slider')?.querySelector('.widget-label')?.innerText"
+            " || 'slider').trim()"
+        )
         if handle.evaluate("(h) => !!h.closest('.mod-disabled, [disabled]')"):
             continue
         moved = 0
         for key in ("ArrowRight", "ArrowLeft") * REPEATS:
             latency, presses = lab.press_slider(widget, handle, key)
             if presses:  # 0: the slider is already at that end
-                record(f"slider '{label}' {key} ({presses} press{'es' if presses > 1 else ''})", latency, presses)
+                record(
+                    f"slider '{label}' {key} ({presses} press{'es' if presses > 1 else ''})", latency, presses
+                )
                 moved += 1
             if presses and latency is None:
                 break  # reported once; repeating would only add waiting
@@ -212,7 +248,9 @@ def exercise_widget(notebook: NotebookRun, index: int) -> tuple[list[Interaction
         record(f"checkbox '{label}' click", lab.click_and_time(widget, box))
         widget.screenshot(path=lab.shots / f"{shot}_{slug(label)}.png")
         record(f"checkbox '{label}' click back", lab.click_and_time(widget, box))
-    for box in widget.locator(".widget-text input:not([disabled]), .widget-textarea textarea:not([disabled])").all():
+    for box in widget.locator(
+        ".widget-text input:not([disabled]), .widget-textarea textarea:not([disabled])"
+    ).all():
         original = box.input_value()
         record(f"text box (was {original!r}) typing", lab.type_and_time(widget, box, original + " the"))
         widget.screenshot(path=lab.shots / f"{shot}_text.png")
@@ -245,17 +283,23 @@ def test_course_widgets_respond(notebook, latency_log):
         by_widget.setdefault(interaction.widget, []).append(interaction)
     for widget, items in by_widget.items():
         latencies = [i.latency_ms for i in items if i.latency_ms is not None]
-        latency_log.append({
-            "widget": widget,
-            "controls": [{"control": i.control, "latency_ms": i.latency_ms, "presses": i.presses} for i in items],
-            "latencies_ms": latencies,
-            "p50_ms": percentile(latencies, 50) if latencies else None,
-            "p95_ms": percentile(latencies, 95) if latencies else None,
-        })
+        latency_log.append(
+            {
+                "widget": widget,
+                "controls": [
+                    {"control": i.control, "latency_ms": i.latency_ms, "presses": i.presses} for i in items
+                ],
+                "latencies_ms": latencies,
+                "p50_ms": percentile(latencies, 50) if latencies else None,
+                "p95_ms": percentile(latencies, 95) if latencies else None,
+            }
+        )
     latencies = [i.latency_ms for i in interactions if i.latency_ms is not None]
     if latencies and percentile(latencies, 95) > P95_LIMIT_MS:
-        problems.append(f"{notebook.path}: widgets answer slowly, p95 {percentile(latencies, 95):.0f} ms "
-                        f"> {P95_LIMIT_MS} ms over {len(latencies)} changes")
+        problems.append(
+            f"{notebook.path}: widgets answer slowly, p95 {percentile(latencies, 95):.0f} ms "
+            f"> {P95_LIMIT_MS} ms over {len(latencies)} changes"
+        )
     after = notebook.lab.inspect()
     for cell in after["cells"]:
         if cell["courseWidgets"]:  # still drawn after all those changes
@@ -271,8 +315,10 @@ def saved_widget_problems(path: str, saved: dict) -> list[str]:
         for output in cell.get("outputs", []):
             model_id = output.get("data", {}).get(WIDGET_VIEW, {}).get("model_id")
             if model_id and model_id not in state:
-                problems.append(f"{path}, cell {index}: the saved file has no widget state for model {model_id} "
-                                f"(is saveState on in @jupyter-widgets/jupyterlab-manager settings?)")
+                problems.append(
+                    f"{path}, cell {index}: the saved file has no widget state for model {model_id} "
+                    f"(is saveState on in @jupyter-widgets/jupyterlab-manager settings?)"
+                )
     return problems
 
 
@@ -298,14 +344,18 @@ def test_saved_notebook_reopens_without_running(notebook):
             continue
         for j, output in enumerate(cell["outputs"]):
             if WIDGET_VIEW not in output["mimes"] and not (output["shownText"] or output["shownPictures"]):
-                problems.append(f"{at}: saved {output['type']} output {j} ({', '.join(output['mimes']) or 'text'}) "
-                                f"not shown after reopening")
+                problems.append(
+                    f"{at}: saved {output['type']} output {j} ({', '.join(output['mimes']) or 'text'}) "
+                    f"not shown after reopening"
+                )
         images = sum(1 for o in cell["outputs"] if any(m in IMAGE_MIMES for m in o["mimes"]))
         if len(cell["pictures"]) < images:
             problems.append(f"{at}: {images} saved images, {len(cell['pictures'])} shown after reopening")
         if len(cell["courseWidgets"]) < len(ran.get("courseWidgets", [])):
-            problems.append(f"{at}: {len(ran['courseWidgets'])} course widgets after Run All, "
-                            f"{len(cell['courseWidgets'])} after reopening")
+            problems.append(
+                f"{at}: {len(ran['courseWidgets'])} course widgets after Run All, "
+                f"{len(cell['courseWidgets'])} after reopening"
+            )
     if reopened["errorDisplayingAnywhere"] and not any("Error displaying" in p for p in problems):
         problems.append(f"{notebook.path}: 'Error displaying widget' appears on the reopened page")
     assert not problems, "\n".join(problems) + "\n" + notebook.context()
@@ -314,5 +364,7 @@ def test_saved_notebook_reopens_without_running(notebook):
 def test_browser_stays_offline(notebook):
     """Checked last: covers loading JupyterLab, Run All, the widgets and reopening."""
     blocked = notebook.network.blocked
-    assert not blocked, (f"{notebook.path}: the browser tried to reach {len(blocked)} URLs off this machine "
-                         f"(all blocked; the course must work offline):\n  " + "\n  ".join(blocked[:20]))
+    assert not blocked, (
+        f"{notebook.path}: the browser tried to reach {len(blocked)} URLs off this machine "
+        f"(all blocked; the course must work offline):\n  " + "\n  ".join(blocked[:20])
+    )
