@@ -1,6 +1,6 @@
 """Transformer blocks, and stacks of them.
 
-A block is two (encoder) or three (decoder) residual sub-layers, each wrapped in a LayerNorm:
+A block is two (encoder) or three (decoder) residual sub-layers, each with a LayerNorm:
 
 - self-attention: positions exchange information (a decoder's is causal: no peeking ahead);
 - cross-attention (decoder with an encoder only): target positions read the encoder's output ("memory");
@@ -13,7 +13,7 @@ Where the LayerNorm sits is ``config.norm_first``:
 
 A stack is n_layer blocks; in pre-LN mode it ends with one more LayerNorm (``ln_f``), because the
 residual stream itself is never normalised inside the blocks. The stacks compute exactly what
-``torch.nn.TransformerEncoder`` / ``TransformerDecoder`` compute (see ``tests/test_models.py``).
+``torch.nn.TransformerEncoder`` / ``TransformerDecoder`` compute (see ``tests/test_blocks.py``).
 
 Shapes: B = batch, T = target positions, S = source (memory) positions, C = n_embd.
 """
@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_lib.attention import MultiHeadAttention
+from course_lib.attention import MultiHeadAttention, SelfAttention
 from course_lib.configs import ACTIVATIONS, TransformerConfig
 from course_lib.kv_cache import KVCache
 from course_lib.positional import RotaryEmbedding
@@ -59,116 +59,96 @@ class MLP(nn.Module):
         return self.proj(self.act(self.fc(x)))  # (B, T, C)
 
 
-class ResidualBlock(nn.Module):
-    """What encoder and decoder blocks share: the residual connection around each sub-layer."""
-
-    def __init__(self, config: TransformerConfig) -> None:
-        super().__init__()
-        self.norm_first = config.norm_first
-        self.drop = nn.Dropout(config.dropout)
-
-    def sublayer_input(self, x: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
-        """What a sub-layer reads: norm(x) in pre-LN, x itself in post-LN."""
-        return norm(x) if self.norm_first else x
-
-    def add_residual(self, x: torch.Tensor, out: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
-        """x + out in pre-LN, norm(x + out) in post-LN (out = the sub-layer's output, dropped out)."""
-        x = x + self.drop(out)
-        return x if self.norm_first else norm(x)
+def self_attention(
+    config: TransformerConfig, *, causal: bool, rotary: RotaryEmbedding | None, layer_index: int
+) -> SelfAttention:
+    """The self-attention sub-layer of block ``layer_index``, sized and switched by ``config``."""
+    return SelfAttention(
+        config.n_embd,
+        config.n_head,
+        causal=causal,
+        bias=config.bias,
+        dropout=config.dropout,
+        rotary=rotary,
+        layer_index=layer_index,
+    )
 
 
-class EncoderBlock(ResidualBlock):
+class EncoderBlock(nn.Module):
     """Bidirectional self-attention + MLP: (B, S, C) -> (B, S, C)."""
 
-    def __init__(self, config: TransformerConfig) -> None:
-        super().__init__(config)
+    def __init__(self, config: TransformerConfig, *, rotary: RotaryEmbedding | None = None) -> None:
+        super().__init__()
+        self.norm_first = config.norm_first
         self.ln_attn = make_layer_norm(config)
-        self.attn = MultiHeadAttention(config.n_embd, config.n_head, config.bias, config.dropout)
+        self.attn = self_attention(config, causal=False, rotary=rotary, layer_index=0)
         self.ln_mlp = make_layer_norm(config)
         self.mlp = MLP(config)
+        self.drop = nn.Dropout(config.dropout)
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        mask: torch.Tensor | None = None,
-        rotary: RotaryEmbedding | None = None,
-        return_weights: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """x (B, S, C), mask broadcastable to (B, H, S, S) -> x (B, S, C), weights (B, H, S, S) or None."""
-        out, weights = self.attn(
-            self.sublayer_input(x, self.ln_attn), mask=mask, rotary=rotary, return_weights=return_weights
-        )
-        x = self.add_residual(x, out, self.ln_attn)
-        x = self.add_residual(x, self.mlp(self.sublayer_input(x, self.ln_mlp)), self.ln_mlp)
-        return x, weights
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, S, C), mask broadcastable to (B, H, S, S) (padding) -> (B, S, C)."""
+        if self.norm_first:  # pre-LN
+            x = x + self.drop(self.attn(self.ln_attn(x), mask=mask))
+            return x + self.drop(self.mlp(self.ln_mlp(x)))
+        x = self.ln_attn(x + self.drop(self.attn(x, mask=mask)))  # post-LN
+        return self.ln_mlp(x + self.drop(self.mlp(x)))
 
 
-class DecoderBlock(ResidualBlock):
+class DecoderBlock(nn.Module):
     """Causal self-attention (+ cross-attention over an encoder's memory) + MLP: (B, T, C) -> (B, T, C)."""
 
-    def __init__(self, config: TransformerConfig, cross_attention: bool = False) -> None:
-        super().__init__(config)
+    def __init__(
+        self,
+        config: TransformerConfig,
+        *,
+        cross_attention: bool = False,
+        rotary: RotaryEmbedding | None = None,
+        layer_index: int = 0,
+    ) -> None:
+        super().__init__()
+        self.norm_first = config.norm_first
         self.ln_attn = make_layer_norm(config)
-        self.attn = MultiHeadAttention(config.n_embd, config.n_head, config.bias, config.dropout)
+        self.attn = self_attention(config, causal=True, rotary=rotary, layer_index=layer_index)
         self.cross_attention = cross_attention
         if cross_attention:
             self.ln_cross = make_layer_norm(config)
-            self.cross_attn = MultiHeadAttention(config.n_embd, config.n_head, config.bias, config.dropout)
+            self.cross_attn = MultiHeadAttention(
+                config.n_embd, config.n_head, bias=config.bias, dropout=config.dropout
+            )
         self.ln_mlp = make_layer_norm(config)
         self.mlp = MLP(config)
+        self.drop = nn.Dropout(config.dropout)
 
     def forward(
         self,
         x: torch.Tensor,
         memory: torch.Tensor | None = None,
-        self_mask: torch.Tensor | None = None,
+        *,
         memory_mask: torch.Tensor | None = None,
         cache: KVCache | None = None,
-        layer: int = 0,
-        rotary: RotaryEmbedding | None = None,
-        return_weights: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """One decoder block.
+    ) -> torch.Tensor:
+        """x (B, T, C) -> (B, T, C).
 
         Args:
-            x: (B, T, C) target positions.
+            x: (B, T, C) target positions (only the new ones when a KV cache holds the earlier ones).
             memory: (B, S, C) the encoder's output; required if and only if the block has cross-attention.
-            self_mask: broadcastable to (B, H, T, T_k), normally causal_mask(T, T_k).
             memory_mask: broadcastable to (B, H, T, S), normally padding_mask(src, pad_id).
-            cache, layer: KV cache for the self-attention and this block's index in it.
-            rotary: rotary positions for the self-attention.
-            return_weights: also return the attention weights.
-
-        Returns:
-            x (B, T, C), self-attention weights (B, H, T, T_k) or None, cross-attention weights (B, H, T, S) or None.
+            cache: KV cache for the self-attention (this block uses its slot ``layer_index``).
         """
         if (memory is not None) != self.cross_attention:
-            fail(
-                "memory",
-                "given exactly when the block has cross-attention",
-                f"memory={'a tensor' if memory is not None else 'None'} with cross_attention={self.cross_attention}",
-                "Decoder-only blocks read no memory; encoder-decoder blocks need the encoder output.",
-            )
-        out, self_weights = self.attn(
-            self.sublayer_input(x, self.ln_attn),
-            mask=self_mask,
-            cache=cache,
-            layer=layer,
-            rotary=rotary,
-            return_weights=return_weights,
-        )
-        x = self.add_residual(x, out, self.ln_attn)
-        cross_weights = None
+            given = f"memory={'None' if memory is None else 'a tensor'} with cross_attention={self.cross_attention}"
+            fix = "Decoder-only blocks read no memory; encoder-decoder blocks need the encoder output."
+            fail("memory", "given exactly when the block has cross-attention", given, fix)
+        if self.norm_first:  # pre-LN
+            x = x + self.drop(self.attn(self.ln_attn(x), cache=cache))
+            if self.cross_attention:
+                x = x + self.drop(self.cross_attn(self.ln_cross(x), context=memory, mask=memory_mask))
+            return x + self.drop(self.mlp(self.ln_mlp(x)))
+        x = self.ln_attn(x + self.drop(self.attn(x, cache=cache)))  # post-LN
         if self.cross_attention:
-            out, cross_weights = self.cross_attn(
-                self.sublayer_input(x, self.ln_cross),
-                context=memory,
-                mask=memory_mask,
-                return_weights=return_weights,
-            )
-            x = self.add_residual(x, out, self.ln_cross)
-        x = self.add_residual(x, self.mlp(self.sublayer_input(x, self.ln_mlp)), self.ln_mlp)
-        return x, self_weights, cross_weights
+            x = self.ln_cross(x + self.drop(self.cross_attn(x, context=memory, mask=memory_mask)))
+        return self.ln_mlp(x + self.drop(self.mlp(x)))
 
 
 def make_final_norm(config: TransformerConfig) -> nn.Module:
@@ -179,57 +159,66 @@ def make_final_norm(config: TransformerConfig) -> nn.Module:
 class EncoderStack(nn.Module):
     """n_layer encoder blocks (+ the final LayerNorm in pre-LN mode): (B, S, C) -> (B, S, C)."""
 
-    def __init__(self, config: TransformerConfig, n_layer: int) -> None:
+    def __init__(
+        self, config: TransformerConfig, *, n_layer: int, rotary: RotaryEmbedding | None = None
+    ) -> None:
         super().__init__()
-        self.blocks = nn.ModuleList([EncoderBlock(config) for _ in range(n_layer)])
+        self.blocks = nn.ModuleList([EncoderBlock(config, rotary=rotary) for _ in range(n_layer)])
         self.ln_f = make_final_norm(config)
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        mask: torch.Tensor | None = None,
-        rotary: RotaryEmbedding | None = None,
-        return_weights: bool = False,
-    ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
-        """x (B, S, C) -> x (B, S, C) and, with return_weights, one (B, H, S, S) weight tensor per layer."""
-        attentions = []
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, S, C), padding mask broadcastable to (B, H, S, S) -> (B, S, C)."""
         for block in self.blocks:
-            x, weights = block(x, mask=mask, rotary=rotary, return_weights=return_weights)
-            attentions.append(weights)
-        return self.ln_f(x), (attentions if return_weights else None)
+            x = block(x, mask=mask)
+        return self.ln_f(x)
+
+    def attention_weights(self) -> list[torch.Tensor]:
+        """Per layer (B, H, S, S), kept by the last forward (see ``attention.keep_attention_weights``)."""
+        return [block.attn.weights for block in self.blocks]
 
 
 class DecoderStack(nn.Module):
     """n_layer decoder blocks (+ the final LayerNorm in pre-LN mode): (B, T, C) -> (B, T, C)."""
 
-    def __init__(self, config: TransformerConfig, n_layer: int, cross_attention: bool = False) -> None:
+    def __init__(
+        self,
+        config: TransformerConfig,
+        *,
+        n_layer: int,
+        cross_attention: bool = False,
+        rotary: RotaryEmbedding | None = None,
+    ) -> None:
         super().__init__()
-        self.blocks = nn.ModuleList([DecoderBlock(config, cross_attention) for _ in range(n_layer)])
+        self.blocks = nn.ModuleList(
+            [
+                DecoderBlock(config, cross_attention=cross_attention, rotary=rotary, layer_index=i)
+                for i in range(n_layer)
+            ]
+        )
         self.ln_f = make_final_norm(config)
 
     def forward(
         self,
         x: torch.Tensor,
         memory: torch.Tensor | None = None,
-        self_mask: torch.Tensor | None = None,
+        *,
         memory_mask: torch.Tensor | None = None,
         cache: KVCache | None = None,
-        rotary: RotaryEmbedding | None = None,
-        return_weights: bool = False,
-    ) -> tuple[torch.Tensor, list[torch.Tensor] | None, list[torch.Tensor] | None]:
-        """x (B, T, C) -> x (B, T, C), per-layer self- and cross-attention weights (or None).
+    ) -> torch.Tensor:
+        """x (B, T, C), memory (B, S, C) or None -> (B, T, C).
 
-        With a cache, every block appends its keys and values, then the cache advances by T positions.
+        With a cache, every block stores its keys and values, then the cache advances by T positions.
         """
-        self_attentions, cross_attentions = [], []
-        for layer, block in enumerate(self.blocks):
-            x, self_weights, cross_weights = block(
-                x, memory, self_mask, memory_mask, cache, layer, rotary, return_weights
-            )
-            self_attentions.append(self_weights)
-            cross_attentions.append(cross_weights)
+        for block in self.blocks:
+            x = block(x, memory, memory_mask=memory_mask, cache=cache)
         if cache is not None:
             cache.advance(x.size(1))
-        if not return_weights:
-            return self.ln_f(x), None, None
-        return self.ln_f(x), self_attentions, (cross_attentions if memory is not None else None)
+        return self.ln_f(x)
+
+    def attention_weights(self) -> list[torch.Tensor]:
+        """Per layer (B, H, T, T_k) self-attention weights, kept by the last forward."""
+        return [block.attn.weights for block in self.blocks]
+
+    def cross_attention_weights(self) -> list[torch.Tensor]:
+        """Per layer (B, H, T, S) cross-attention weights, kept by the last forward."""
+        return [block.cross_attn.weights for block in self.blocks]

@@ -6,8 +6,18 @@ and, at each step, compute keys and values for the new token only. One step then
 instead of the whole sequence, and gives exactly the same logits.
 
 Storage per layer: keys and values (B, H, max_length, D), filled from the left. ``length`` counts the
-positions stored so far. A forward pass calls ``update`` once per layer (same ``length`` for every
-layer) and then ``advance`` once.
+positions seen so far. A forward pass calls ``update`` once per layer (same ``length`` for every layer)
+and then ``advance`` once.
+
+**Two kinds.** A *fixed* cache holds at most ``max_length`` (the model's block_size) positions: after
+that a model with learned or sinusoidal positions has no position vector for the next token, so
+generation has to re-run the last block_size tokens at every step (what ``generate`` then does).
+A *sliding-window* cache (``window=max_length``, as in Mistral) keeps only the last ``window``
+positions and lets ``length`` grow without end. It suits models whose attention depends only on the
+distance between tokens (rotary positions, or none). Its outputs equal re-running the last ``window``
+tokens until the window first fills; after that they differ, because a stored key of a higher layer was
+computed when its own position could still see ``window`` positions further back: through the layers,
+the cached model sees further back than one window.
 """
 
 from __future__ import annotations
@@ -27,48 +37,60 @@ class KVCache:
         n_head: int,
         head_dim: int,
         max_length: int,
+        *,
+        sliding_window: bool = False,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        for name, value in (
-            ("n_layer", n_layer),
-            ("batch_size", batch_size),
-            ("n_head", n_head),
-            ("head_dim", head_dim),
-            ("max_length", max_length),
-        ):
+        sizes = {"n_layer": n_layer, "batch_size": batch_size, "n_head": n_head, "head_dim": head_dim}
+        for name, value in (sizes | {"max_length": max_length}).items():
             check_int(name, value, minimum=1)
         self.n_layer = n_layer
         self.max_length = max_length
+        self.window = max_length if sliding_window else None  # a query sees at most this many positions
         shape = (n_layer, batch_size, n_head, max_length, head_dim)  # (L, B, H, max_length, D)
         self.keys = torch.zeros(shape, device=device, dtype=dtype)
         self.values = torch.zeros(shape, device=device, dtype=dtype)
-        self.length = 0  # positions already stored
+        self.length = 0  # positions seen so far (the position of the next new token)
 
     @property
     def batch_size(self) -> int:
         return self.keys.size(1)
 
+    @property
+    def stored(self) -> int:
+        """How many positions the buffers hold now: all of them, or the last ``window`` of a sliding cache."""
+        return min(self.length, self.max_length)
+
     def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Store this step's keys and values for ``layer`` and return all of them.
+        """Store this step's keys and values for ``layer`` and return the ones the new queries may see.
 
         Args:
             layer: layer index in [0, n_layer).
             k, v: (B, H, t, D) for the t new positions.
 
         Returns:
-            keys and values (B, H, length + t, D): the stored positions followed by the new ones.
+            keys and values (B, H, T_k, D): stored positions followed by the new ones. A fixed cache
+            returns all (T_k = length + t); a sliding cache the last window - 1 stored ones and the t new ones.
         """
-        self._check_update(layer, k, v)
-        end = self.length + k.size(2)
-        self.keys[layer, :, :, self.length : end] = k
-        self.values[layer, :, :, self.length : end] = v
-        return self.keys[layer, :, :, :end], self.values[layer, :, :, :end]  # (B, H, length + t, D)
+        self.check_update(layer, k, v)
+        t, stored = k.size(2), self.stored
+        if self.window is None:
+            self.keys[layer, :, :, stored : stored + t] = k
+            self.values[layer, :, :, stored : stored + t] = v
+            return self.keys[layer, :, :, : stored + t], self.values[layer, :, :, : stored + t]
+        keys = torch.cat([self.keys[layer, :, :, :stored], k], dim=2)  # (B, H, stored + t, D)
+        values = torch.cat([self.values[layer, :, :, :stored], v], dim=2)
+        kept = min(stored + t, self.window)  # slide: keep the last window positions for the next step
+        self.keys[layer, :, :, :kept] = keys[:, :, -kept:]
+        self.values[layer, :, :, :kept] = values[:, :, -kept:]
+        visible = min(stored, self.window - 1) + t  # the oldest query's window reaches window - 1 back
+        return keys[:, :, -visible:], values[:, :, -visible:]
 
     def advance(self, t: int) -> None:
-        """Count the ``t`` positions that every layer has just stored (the model calls this once per forward)."""
+        """Count the ``t`` positions every layer has just stored (the model calls this once per forward)."""
         check_int("t", t, minimum=0)
-        self._check_room(t)
+        self.check_room(t)
         self.length += t
 
     def reorder(self, index: torch.Tensor) -> None:
@@ -80,17 +102,23 @@ class KVCache:
         self.keys = self.keys.index_select(1, index)  # (L, B', H, max_length, D)
         self.values = self.values.index_select(1, index)
 
-    def _check_room(self, t: int) -> None:
-        if self.length + t > self.max_length:
+    def check_room(self, t: int) -> None:
+        """A fixed cache must have room for ``t`` more positions; a sliding one always has."""
+        if self.window is None and self.length + t > self.max_length:
             fail(
                 "the KV cache",
                 f"large enough for {self.length} stored + {t} new positions",
                 f"max_length={self.max_length}",
-                "A model accepts at most block_size positions: crop the sequence to its last block_size tokens "
-                "and start again with a fresh cache (model.new_cache(batch_size)).",
+                "A model accepts at most block_size positions: crop the sequence to its last block_size "
+                "tokens and start again with a fresh cache (model.new_cache(batch_size)).",
             )
 
-    def _check_update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> None:
+    def check_update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> None:
+        """``layer`` in range, k and v (B, H, t, D) of this cache's sizes, with room for t more positions."""
+        _, B, H, _, D = self.keys.shape
+        if 0 <= layer < self.n_layer and k.shape[:2] == (B, H) and k.size(-1) == D and v.shape == k.shape:
+            self.check_room(k.size(2))  # the usual case: a few comparisons, no message built
+            return
         if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < self.n_layer:
             fail(
                 "layer",
@@ -98,9 +126,7 @@ class KVCache:
                 repr(layer),
                 "Pass the index of the layer storing keys.",
             )
-        _, B, H, _, D = self.keys.shape
         fix = f"This cache stores keys and values of shape (B, H, t, D) = ({B}, {H}, t, {D})."
         check_shape("k", k, (B, H, "t", D), fix)
         check_shape("v", v, (B, H, "t", D), fix)
         check_same_size("v", v.size(2), "k", k.size(2), "number of new positions t", fix)
-        self._check_room(k.size(2))

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.attention import causal_mask
+from course_lib.attention import keep_attention_weights
 from course_lib.blocks import DecoderStack, EncoderStack, make_activation, make_layer_norm
 from course_lib.configs import (
     DecoderOnlyConfig,
@@ -33,7 +33,7 @@ from course_lib.configs import (
 )
 from course_lib.kv_cache import KVCache
 from course_lib.positional import RotaryEmbedding, make_positional
-from course_lib.validation import check_shape, fail
+from course_lib.validation import check_shape, check_token_ids, fail
 
 
 @dataclass
@@ -80,54 +80,21 @@ class Embeddings(nn.Module):
         return self.drop(x)
 
 
-def check_token_ids(argument: str, idx: torch.Tensor, config: TransformerConfig, start: int = 0) -> None:
-    """idx must be a LongTensor (B, T) of ids below vocab_size whose T new positions fit after ``start``
-    cached ones in block_size."""
-    block_size, vocab_size = config.block_size, config.vocab_size
-    if not isinstance(idx, torch.Tensor) or idx.dtype != torch.long:
-        given = f"dtype {idx.dtype}" if isinstance(idx, torch.Tensor) else type(idx).__name__
-        fail(
-            argument,
-            "a LongTensor (torch.long) of token ids",
-            given,
-            "Build it with torch.tensor(ids, dtype=torch.long) or convert with .long().",
-        )
-    check_shape(
-        argument, idx, ("B", "T"), "Add a batch dimension with idx.unsqueeze(0) for a single sequence."
-    )
-    T = idx.size(1)
-    if T == 0:
-        fail(
-            argument,
-            "at least one token long",
-            f"shape {tuple(idx.shape)}",
-            "Start from a prompt (or a BOS token).",
-        )
-    low, high = (int(idx.min()), int(idx.max())) if idx.numel() else (0, 0)
-    if low < 0 or high >= vocab_size:
-        bad = low if low < 0 else high
-        fail(
-            argument,
-            f"token ids from 0 to vocab_size - 1 = {vocab_size - 1}",
-            f"id {bad}",
-            "Encode text with the tokenizer the model was built for (its vocab_size must equal the model's).",
-        )
-    if start == 0 and block_size < T:
-        fail(
-            argument,
-            f"at most block_size={block_size} tokens long",
-            f"{T} tokens",
-            f"Crop it to the last block_size tokens: {argument}[:, -{block_size}:].",
-        )
-    if start + T > block_size:
-        fail(
-            argument,
-            f"at most {block_size - start} new tokens long (block_size={block_size}, "
-            f"the KV cache already holds {start})",
-            f"{T} tokens",
-            "Crop the sequence to its last block_size tokens and start a fresh cache "
-            "with model.new_cache(batch_size).",
-        )
+def check_model_input(
+    argument: str, idx: torch.Tensor, config: TransformerConfig, cache: KVCache | None
+) -> None:
+    """idx must be token ids (B, T) below vocab_size, at most block_size new tokens, that fit after the
+    positions a fixed KV cache already holds (a sliding-window cache always has room)."""
+    check_token_ids(argument, idx, vocab_size=config.vocab_size)
+    T, block_size = idx.size(1), config.block_size
+    if T > block_size:
+        fix = f"Crop it to the last block_size tokens: {argument}[:, -{block_size}:]."
+        fail(argument, f"at most block_size={block_size} tokens long", f"{T} tokens", fix)
+    if cache is not None and cache.window is None and cache.length + T > block_size:
+        room = f"at most {block_size - cache.length} new tokens long"
+        why = f"(block_size={block_size}, the KV cache already holds {cache.length})"
+        fix = "Crop the sequence to its last block_size tokens and start a fresh cache: model.new_cache(batch_size)."
+        fail(argument, f"{room} {why}", f"{T} tokens", fix)
 
 
 def lm_loss(logits: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor | None:
@@ -142,12 +109,8 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor 
         given = (
             f"{type(targets).__name__} {getattr(targets, 'dtype', '')} {tuple(getattr(targets, 'shape', ()))}"
         )
-        fail(
-            "targets",
-            f"a LongTensor of shape (B, T) = {tuple(logits.shape[:2])}",
-            given,
-            "Targets are the input ids shifted by one; use -100 for positions without a target.",
-        )
+        fix = "Targets are the input ids shifted by one; use -100 for positions without a target."
+        fail("targets", f"a LongTensor of shape (B, T) = {tuple(logits.shape[:2])}", given, fix)
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
 
 
@@ -172,21 +135,28 @@ def make_lm_head(config: TransformerConfig, embeddings: Embeddings) -> nn.Linear
     return lm_head
 
 
-def new_kv_cache(config: TransformerConfig, n_layer: int, batch_size: int, like: torch.Tensor) -> KVCache:
-    """An empty cache for ``n_layer`` self-attentions, on the device and dtype of ``like``."""
+def new_kv_cache(config: TransformerConfig, *, n_layer: int, batch_size: int, like: torch.Tensor) -> KVCache:
+    """An empty cache for ``n_layer`` self-attentions, on the device and dtype of ``like``.
+
+    Sliding-window when attention depends only on distances (rotary positions or none), so generation
+    stays one position of work per token past block_size; fixed (block_size positions) otherwise.
+    """
     return KVCache(
-        n_layer, batch_size, config.n_head, config.head_dim, config.block_size, like.device, like.dtype
+        n_layer,
+        batch_size,
+        config.n_head,
+        config.head_dim,
+        config.block_size,
+        sliding_window=config.positional in ("rotary", "none"),
+        device=like.device,
+        dtype=like.dtype,
     )
 
 
 def _check_config(config: TransformerConfig, cls: type) -> None:
     if not isinstance(config, cls):
-        fail(
-            "config",
-            f"of type {cls.__name__}",
-            type(config).__name__,
-            f"Build one with {cls.__name__}(vocab_size=..., block_size=...).",
-        )
+        fix = f"Build one with {cls.__name__}(vocab_size=..., block_size=...)."
+        fail("config", f"of type {cls.__name__}", type(config).__name__, fix)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -202,7 +172,7 @@ class DecoderOnlyLM(nn.Module):
         _check_config(config, DecoderOnlyConfig)
         self.config = config
         self.embed = Embeddings(config)
-        self.decoder = DecoderStack(config, config.n_layer)
+        self.decoder = DecoderStack(config, n_layer=config.n_layer, rotary=self.embed.rotary)
         self.lm_head = make_lm_head(config, self.embed)
         init_gpt2_weights(self, config.n_layer)
 
@@ -210,6 +180,7 @@ class DecoderOnlyLM(nn.Module):
         self,
         idx: torch.Tensor,
         targets: torch.Tensor | None = None,
+        *,
         cache: KVCache | None = None,
         return_attention: bool = False,
     ) -> LMOutput:
@@ -217,20 +188,19 @@ class DecoderOnlyLM(nn.Module):
 
         With a cache, idx holds only the new tokens; their positions continue from ``cache.length``.
         """
-        start = 0 if cache is None else cache.length
-        check_token_ids("idx", idx, self.config, start)
-        T = idx.size(1)
-        x = self.embed(idx, start)  # (B, T, C)
-        mask = causal_mask(T, start + T, device=idx.device)  # (T, T_k): no peeking at later tokens
-        x, attentions, _ = self.decoder(
-            x, self_mask=mask, cache=cache, rotary=self.embed.rotary, return_weights=return_attention
-        )
+        check_model_input("idx", idx, self.config, cache)
+        keep_attention_weights(self, return_attention)
+        x = self.embed(idx, 0 if cache is None else cache.length)  # (B, T, C)
+        x = self.decoder(x, cache=cache)  # (B, T, C)
         logits = self.lm_head(x)  # (B, T, V)
+        attentions = self.decoder.attention_weights() if return_attention else None
         return LMOutput(logits, lm_loss(logits, targets), attentions)
 
     def new_cache(self, batch_size: int) -> KVCache:
-        """An empty KV cache for generating ``batch_size`` sequences of up to block_size tokens."""
-        return new_kv_cache(self.config, self.config.n_layer, batch_size, self.lm_head.weight)
+        """An empty KV cache for generating ``batch_size`` sequences (see ``new_kv_cache``)."""
+        return new_kv_cache(
+            self.config, n_layer=self.config.n_layer, batch_size=batch_size, like=self.lm_head.weight
+        )
 
 
 class EncoderOnlyLM(nn.Module):
@@ -241,7 +211,7 @@ class EncoderOnlyLM(nn.Module):
         _check_config(config, EncoderOnlyConfig)
         self.config = config
         self.embed = Embeddings(config)
-        self.encoder = EncoderStack(config, config.n_layer)
+        self.encoder = EncoderStack(config, n_layer=config.n_layer, rotary=self.embed.rotary)
         self.mlm_transform = nn.Sequential(  # BERT's prediction head: Linear -> activation -> LayerNorm
             nn.Linear(config.n_embd, config.n_embd, bias=config.bias),
             make_activation(config.activation),
@@ -254,19 +224,19 @@ class EncoderOnlyLM(nn.Module):
         self,
         idx: torch.Tensor,
         targets: torch.Tensor | None = None,
+        *,
         padding_mask: torch.Tensor | None = None,
         return_attention: bool = False,
     ) -> LMOutput:
-        """idx (B, T), padding_mask (B, 1, 1, T) from ``attention.padding_mask`` -> LMOutput(logits (B, T, V), ...).
+        """idx (B, T), padding_mask (B, 1, 1, T) from ``attention.padding_mask`` -> LMOutput(logits (B, T, V)).
 
-        For masked-language-model training set targets to the original ids at masked positions, -100 elsewhere.
+        For masked-language-model training, targets are the original ids at masked positions, -100 elsewhere.
         """
-        check_token_ids("idx", idx, self.config)
-        x = self.embed(idx)  # (B, T, C)
-        x, attentions = self.encoder(
-            x, mask=padding_mask, rotary=self.embed.rotary, return_weights=return_attention
-        )
+        check_model_input("idx", idx, self.config, cache=None)
+        keep_attention_weights(self, return_attention)
+        x = self.encoder(self.embed(idx), mask=padding_mask)  # (B, T, C)
         logits = self.lm_head(self.mlm_transform(x))  # (B, T, V)
+        attentions = self.encoder.attention_weights() if return_attention else None
         return LMOutput(logits, lm_loss(logits, targets), attentions)
 
 
@@ -281,73 +251,62 @@ class EncoderDecoderLM(nn.Module):
         _check_config(config, EncoderDecoderConfig)
         self.config = config
         self.embed = Embeddings(config)
-        self.encoder = EncoderStack(config, config.n_layer)
-        self.decoder = DecoderStack(config, config.decoder_layers, cross_attention=True)
+        self.encoder = EncoderStack(config, n_layer=config.n_layer, rotary=self.embed.rotary)
+        self.decoder = DecoderStack(
+            config, n_layer=config.decoder_layers, cross_attention=True, rotary=self.embed.rotary
+        )
         self.lm_head = make_lm_head(config, self.embed)
         init_gpt2_weights(self, config.n_layer)
 
-    def encode(
-        self, src: torch.Tensor, src_padding_mask: torch.Tensor | None = None, return_attention: bool = False
-    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
-        """src (B, S), src_padding_mask (B, 1, 1, S) -> memory (B, S, C).
-
-        With return_attention=True returns (memory, encoder attentions: per layer (B, H, S, S)).
-        """
-        check_token_ids("src", src, self.config)
-        x = self.embed(src)  # (B, S, C)
-        memory, attentions = self.encoder(
-            x, mask=src_padding_mask, rotary=self.embed.rotary, return_weights=return_attention
-        )
-        return (memory, attentions) if return_attention else memory
+    def encode(self, src: torch.Tensor, *, src_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """src (B, S), src_padding_mask (B, 1, 1, S) -> memory (B, S, C)."""
+        check_model_input("src", src, self.config, cache=None)
+        return self.encoder(self.embed(src), mask=src_padding_mask)  # (B, S, C)
 
     def decode(
         self,
         tgt: torch.Tensor,
         memory: torch.Tensor,
+        *,
         src_padding_mask: torch.Tensor | None = None,
         cache: KVCache | None = None,
-        return_attention: bool = False,
     ) -> LMOutput:
-        """tgt (B, T), memory (B, S, C) -> LMOutput(logits (B, T, V), attentions, cross_attentions).
+        """tgt (B, T), memory (B, S, C) -> LMOutput(logits (B, T, V)).
 
         With a cache, tgt holds only the new tokens; their positions continue from ``cache.length``.
         """
-        start = 0 if cache is None else cache.length
-        check_token_ids("tgt", tgt, self.config, start)
+        check_model_input("tgt", tgt, self.config, cache)
         check_shape("memory", memory, ("B", "S", self.config.n_embd), "Pass the output of model.encode(src).")
-        T = tgt.size(1)
-        x = self.embed(tgt, start)  # (B, T, C)
-        mask = causal_mask(T, start + T, device=tgt.device)  # (T, T_k)
-        x, attentions, cross_attentions = self.decoder(
-            x,
-            memory,
-            self_mask=mask,
-            memory_mask=src_padding_mask,
-            cache=cache,
-            rotary=self.embed.rotary,
-            return_weights=return_attention,
-        )
-        return LMOutput(self.lm_head(x), None, attentions, cross_attentions)  # logits (B, T, V)
+        x = self.embed(tgt, 0 if cache is None else cache.length)  # (B, T, C)
+        x = self.decoder(x, memory, memory_mask=src_padding_mask, cache=cache)  # (B, T, C)
+        return LMOutput(self.lm_head(x))  # logits (B, T, V)
 
     def forward(
         self,
         src: torch.Tensor,
         tgt: torch.Tensor,
         targets: torch.Tensor | None = None,
+        *,
         src_padding_mask: torch.Tensor | None = None,
         return_attention: bool = False,
     ) -> LMOutput:
-        """Encode src (B, S), decode tgt (B, T) -> LMOutput(logits (B, T, V), loss, attentions, ...)."""
-        encoded = self.encode(src, src_padding_mask, return_attention)
-        memory, encoder_attentions = encoded if return_attention else (encoded, None)
-        out = self.decode(tgt, memory, src_padding_mask, return_attention=return_attention)
+        """Encode src (B, S), decode tgt (B, T) -> LMOutput(logits (B, T, V), loss, and with return_attention
+        the decoder's self- and cross-attention and the encoder's attention, per layer)."""
+        keep_attention_weights(self, return_attention)
+        memory = self.encode(src, src_padding_mask=src_padding_mask)  # (B, S, C)
+        out = self.decode(tgt, memory, src_padding_mask=src_padding_mask)
         out.loss = lm_loss(out.logits, targets)
-        out.encoder_attentions = encoder_attentions
+        if return_attention:
+            out.attentions = self.decoder.attention_weights()  # per layer (B, H, T, T)
+            out.cross_attentions = self.decoder.cross_attention_weights()  # per layer (B, H, T, S)
+            out.encoder_attentions = self.encoder.attention_weights()  # per layer (B, H, S, S)
         return out
 
     def new_cache(self, batch_size: int) -> KVCache:
         """An empty KV cache for the decoder's self-attention (cross-attention re-reads the memory)."""
-        return new_kv_cache(self.config, self.config.decoder_layers, batch_size, self.lm_head.weight)
+        return new_kv_cache(
+            self.config, n_layer=self.config.decoder_layers, batch_size=batch_size, like=self.lm_head.weight
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -358,6 +317,11 @@ class EncoderDecoderLM(nn.Module):
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     """Number of parameters (shared ones, like tied embeddings, counted once)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def is_encoder_decoder(model: nn.Module) -> bool:
+    """True for models that read a source with an encoder (generate them with ``generate_seq2seq``)."""
+    return isinstance(model, EncoderDecoderLM)
 
 
 def build_model(config: TransformerConfig) -> nn.Module:

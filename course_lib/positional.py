@@ -1,7 +1,7 @@
 """Position information: attention alone does not know the order of the tokens.
 
 Without positions, attention treats its input as a *set*: shuffle the tokens and every output is
-shuffled the same way (see ``tests/test_models.py::test_no_positions_make_the_encoder_permutation_equivariant``).
+shuffled the same way (``tests/test_models.py::test_no_positions_make_the_encoder_permutation_equivariant``).
 Four ways to tell the model where each token sits:
 
 - ``sinusoidal``: add a fixed table of sines and cosines (Vaswani et al., 2017).
@@ -89,7 +89,7 @@ class NoPositions(nn.Module):
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    """(..., D) -> (..., D): the halves (x1, x2) become (-x2, x1), i.e. each pair (x1[i], x2[i]) turns by 90 degrees."""
+    """(..., D) -> (..., D): halves (x1, x2) become (-x2, x1): each pair (x1[i], x2[i]) turns 90 degrees."""
     x1, x2 = x.chunk(2, dim=-1)
     return torch.cat((-x2, x1), dim=-1)
 
@@ -100,6 +100,10 @@ class RotaryEmbedding(nn.Module):
     Channel pairs (i, i + D/2) of a vector at position p are rotated by the angle p * base^(-2i/D).
     Rotating q by angle a and k by angle b changes q . k only through b - a, so attention scores depend
     on how far apart two tokens are, not on where they sit. Nothing is added to the embeddings.
+
+    Any position is allowed: the angle tables start with ``block_size`` rows and grow when a sliding-window
+    KV cache carries generation past them. What the model was trained on is a range of *distances*
+    (up to block_size - 1), and a sliding window never shows it a larger one.
     """
 
     def __init__(self, head_dim: int, block_size: int, base: float = 10000.0) -> None:
@@ -112,16 +116,24 @@ class RotaryEmbedding(nn.Module):
                 "Choose n_embd and n_head so n_embd // n_head is even.",
             )
         self.block_size = block_size
-        inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)  # (D/2,)
-        angles = torch.arange(block_size, dtype=torch.float64)[:, None] * inv_freq  # (block_size, D/2)
-        angles = torch.cat((angles, angles), dim=-1)  # (block_size, D): pair (i, i + D/2) shares an angle
-        self.register_buffer("cos", angles.cos().float(), persistent=False)
-        self.register_buffer("sin", angles.sin().float(), persistent=False)
+        self.inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)  # (D/2,)
+        self.register_buffer("cos", torch.empty(0), persistent=False)  # (n_positions, D), filled by _build
+        self.register_buffer("sin", torch.empty(0), persistent=False)
+        self._build(block_size)
+
+    def _build(self, n_positions: int) -> None:
+        """Angle tables for positions 0 .. n_positions - 1 on the buffers' device."""
+        positions = torch.arange(n_positions, dtype=torch.float64)[:, None]  # (n_positions, 1)
+        angles = positions * self.inv_freq  # (n_positions, D/2)
+        angles = torch.cat((angles, angles), dim=-1)  # (n_positions, D): pair (i, i + D/2) shares an angle
+        self.cos = angles.cos().float().to(self.cos.device)
+        self.sin = angles.sin().float().to(self.sin.device)
 
     def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
         """Rotate queries or keys x (B, H, T, D) sitting at positions start .. start + T - 1."""
         T = x.size(-2)
-        _check_positions(start, T, self.block_size)
+        if start + T > self.cos.size(0):  # past the table (a sliding-window cache): double it
+            self._build(max(start + T, 2 * self.cos.size(0)))
         cos = self.cos[start : start + T].to(x.dtype)  # (T, D)
         sin = self.sin[start : start + T].to(x.dtype)
         return x * cos + rotate_half(x) * sin  # (B, H, T, D)

@@ -4,7 +4,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib.attention import MultiHeadAttention, causal_mask, padding_mask, scaled_dot_product_attention
+from course_lib.attention import (
+    MultiHeadAttention,
+    SelfAttention,
+    attention_with_weights,
+    causal_mask,
+    keep_attention_weights,
+    padding_mask,
+)
+from course_lib.kv_cache import KVCache
 from course_lib.positional import RotaryEmbedding
 from course_lib.validation import CourseInputError
 
@@ -49,7 +57,7 @@ def test_attention_equals_torch_sdpa(kind):
     torch.manual_seed(0)
     q, k, v = torch.randn(B, H, T, D), torch.randn(B, H, T, D), torch.randn(B, H, T, D)
     mask = make_mask(kind, T, T)
-    out, weights = scaled_dot_product_attention(q, k, v, mask)
+    out, weights = attention_with_weights(q, k, v, mask)
     torch.testing.assert_close(
         out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=1e-6, rtol=0
     )
@@ -62,7 +70,7 @@ def test_attention_with_more_keys_than_queries_equals_torch_sdpa():
     torch.manual_seed(0)
     q, k, v = torch.randn(B, H, T, D), torch.randn(B, H, S, D), torch.randn(B, H, S, 6)
     mask = causal_mask(T, S)
-    out, weights = scaled_dot_product_attention(q, k, v, mask)
+    out, weights = attention_with_weights(q, k, v, mask)
     assert out.shape == (B, H, T, 6) and weights.shape == (B, H, T, S)
     torch.testing.assert_close(
         out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=1e-6, rtol=0
@@ -74,7 +82,7 @@ def test_a_query_with_every_key_masked_gets_zeros_like_torch_sdpa():
     q, k, v = torch.randn(B, H, T, D), torch.randn(B, H, S, D), torch.randn(B, H, S, D)
     mask = torch.ones(T, S, dtype=torch.bool)
     mask[1] = False  # query 1 may attend to nothing (e.g. a padded query over padded keys)
-    out, weights = scaled_dot_product_attention(q, k, v, mask)
+    out, weights = attention_with_weights(q, k, v, mask)
     assert (weights[:, :, 1] == 0).all() and (out[:, :, 1] == 0).all()
     torch.testing.assert_close(
         out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=1e-6, rtol=0
@@ -122,9 +130,10 @@ def test_multi_head_self_attention_equals_torch(kind):
     x = torch.randn(B, T, C)
     mask = make_mask(kind, T, T)
     expected, expected_weights = theirs(x, x, x, average_attn_weights=False, **torch_masks(mask, T))
-    fused, no_weights = ours(x, mask=mask)
-    explicit, weights = ours(x, mask=mask, return_weights=True)
-    assert no_weights is None
+    fused = ours(x, mask=mask)
+    assert ours.weights is None  # the fused kernel keeps no weights
+    keep_attention_weights(ours)
+    explicit, weights = ours(x, mask=mask), ours.weights
     torch.testing.assert_close(fused, expected, atol=1e-6, rtol=0)
     torch.testing.assert_close(explicit, expected, atol=1e-6, rtol=0)
     torch.testing.assert_close(weights, expected_weights, atol=1e-6, rtol=0)
@@ -138,17 +147,21 @@ def test_cross_attention_equals_torch(kind):
     expected, expected_weights = theirs(
         x, context, context, average_attn_weights=False, **torch_masks(mask, T)
     )
-    out, weights = ours(x, context=context, mask=mask, return_weights=True)
+    keep_attention_weights(ours)
+    out, weights = ours(x, context=context, mask=mask), ours.weights
     assert weights.shape == (B, H, T, S)
     torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
     torch.testing.assert_close(weights, expected_weights, atol=1e-6, rtol=0)
-    torch.testing.assert_close(ours(x, context=context, mask=mask)[0], out, atol=1e-6, rtol=0)
+    keep_attention_weights(ours, False)
+    torch.testing.assert_close(ours(x, context=context, mask=mask), out, atol=1e-6, rtol=0)
 
 
 def test_attention_weights_rows_sum_to_one_and_masked_entries_are_zero():
     ours, _ = torch_mha_pair()
     mask = causal_mask(T)
-    _, weights = ours(torch.randn(B, T, C), mask=mask, return_weights=True)
+    keep_attention_weights(ours)
+    ours(torch.randn(B, T, C), mask=mask)
+    weights = ours.weights
     torch.testing.assert_close(weights.sum(-1), torch.ones(B, H, T), atol=1e-6, rtol=0)
     assert (weights[..., ~mask] == 0).all()
     assert (weights[..., mask] > 0).all()
@@ -159,9 +172,9 @@ def test_attention_dropout_acts_in_training_only():
     attn = MultiHeadAttention(C, H, dropout=0.5)
     x = torch.randn(B, T, C)
     attn.eval()
-    assert torch.equal(attn(x)[0], attn(x)[0])
+    assert torch.equal(attn(x), attn(x))
     attn.train()
-    assert not torch.allclose(attn(x)[0], attn(x)[0])
+    assert not torch.allclose(attn(x), attn(x))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -175,7 +188,7 @@ def test_mismatched_head_size_names_the_dimension():
         CourseInputError,
         match=r"k must be the same head size D \(dim 3\) as q \(4\), got head size D \(dim 3\) 5",
     ):
-        scaled_dot_product_attention(q, k, v)
+        attention_with_weights(q, k, v)
 
 
 def test_mismatched_key_and_value_lengths_name_the_dimension():
@@ -183,22 +196,22 @@ def test_mismatched_key_and_value_lengths_name_the_dimension():
     with pytest.raises(
         CourseInputError, match=r"v must be the same number of key positions T_k \(dim 2\) as k \(7\)"
     ):
-        scaled_dot_product_attention(q, k, v)
+        attention_with_weights(q, k, v)
 
 
 def test_mismatched_heads_and_batch_name_the_dimension():
     q = torch.randn(B, H, T, D)
     with pytest.raises(CourseInputError, match=r"k must be the same number of heads H \(dim 1\) as q \(3\)"):
-        scaled_dot_product_attention(q, torch.randn(B, H + 1, T, D), torch.randn(B, H + 1, T, D))
+        attention_with_weights(q, torch.randn(B, H + 1, T, D), torch.randn(B, H + 1, T, D))
     with pytest.raises(CourseInputError, match=r"v must be the same batch size B \(dim 0\) as q \(2\)"):
-        scaled_dot_product_attention(q, q, torch.randn(1, H, T, D))
+        attention_with_weights(q, q, torch.randn(1, H, T, D))
 
 
 def test_three_dimensional_queries_are_rejected_with_the_expected_layout():
     with pytest.raises(
         CourseInputError, match=r"q must be a 4-D tensor of shape \(B, H, T, D\), got shape \(2, 5, 4\)"
     ):
-        scaled_dot_product_attention(torch.randn(B, T, D), torch.randn(B, T, D), torch.randn(B, T, D))
+        attention_with_weights(torch.randn(B, T, D), torch.randn(B, T, D), torch.randn(B, T, D))
 
 
 def test_wrong_mask_shape_says_which_shape_is_expected():
@@ -208,7 +221,7 @@ def test_wrong_mask_shape_says_which_shape_is_expected():
         match=r"mask must be a boolean tensor broadcastable to \(B, H, T_q, T_k\) = "
         r"\(2, 3, 5, 5\), got shape \(4, 4\)",
     ):
-        scaled_dot_product_attention(q, q, q, causal_mask(4))
+        attention_with_weights(q, q, q, causal_mask(4))
     attn = MultiHeadAttention(C, H)
     with pytest.raises(CourseInputError, match=r"\(2, 3, 5, 7\), got shape \(2, 1, 1, 5\)"):
         attn(
@@ -219,7 +232,7 @@ def test_wrong_mask_shape_says_which_shape_is_expected():
 def test_float_mask_is_rejected():
     q = torch.randn(B, H, T, D)
     with pytest.raises(CourseInputError, match=r"mask must be a boolean tensor .* got dtype torch.float32"):
-        scaled_dot_product_attention(q, q, q, causal_mask(T).float())
+        attention_with_weights(q, q, q, causal_mask(T).float())
 
 
 def test_multi_head_attention_input_errors():
@@ -231,8 +244,6 @@ def test_multi_head_attention_input_errors():
         attn(torch.randn(B, T, 8))
     with pytest.raises(CourseInputError, match=r"context must be the same batch size B as x \(2\)"):
         attn(torch.randn(B, T, C), context=torch.randn(1, S, C))
-    with pytest.raises(CourseInputError, match="cache and rotary must be None for cross-attention"):
-        attn(torch.randn(B, T, C), context=torch.randn(B, S, C), rotary=RotaryEmbedding(D, 16))
     with pytest.raises(CourseInputError, match="n_embd must be divisible by n_head=5, got 12"):
         MultiHeadAttention(12, 5)
 
@@ -240,3 +251,61 @@ def test_multi_head_attention_input_errors():
 def test_causal_mask_rejects_fewer_keys_than_queries():
     with pytest.raises(CourseInputError, match=r"t_k must be an integer >= 4, got 3"):
         causal_mask(4, 3)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# SelfAttention: the causal switch, rotary positions and the KV cache around the same attention
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def self_attention_pair(**kwargs) -> tuple[SelfAttention, MultiHeadAttention]:
+    torch.manual_seed(0)
+    plain = MultiHeadAttention(C, H)
+    ours = SelfAttention(C, H, **kwargs)
+    ours.load_state_dict(plain.state_dict())
+    return ours, plain
+
+
+def test_causal_self_attention_equals_multi_head_attention_with_a_causal_mask():
+    ours, plain = self_attention_pair(causal=True)
+    x = torch.randn(B, T, C)
+    torch.testing.assert_close(ours(x), plain(x, mask=causal_mask(T)), atol=1e-6, rtol=0)
+    keep_attention_weights(ours)
+    ours(x)
+    assert (ours.weights[..., ~causal_mask(T)] == 0).all()
+
+
+def test_self_attention_with_rotary_rotates_queries_and_keys_before_the_scores():
+    rotary = RotaryEmbedding(D, 16)
+    ours, plain = self_attention_pair(causal=False, rotary=rotary)
+    x = torch.randn(B, T, C)
+    q, k, v = (plain.split_heads(proj(x)) for proj in (plain.q_proj, plain.k_proj, plain.v_proj))
+    y = F.scaled_dot_product_attention(rotary(q), rotary(k), v)
+    torch.testing.assert_close(ours(x), plain.out_proj(plain.merge_heads(y)), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("window", [None, 3])
+def test_self_attention_with_a_cache_equals_one_full_pass(window):
+    """Feeding 2 tokens, then 1, then 2 through a cache gives the full pass's outputs; with a sliding
+    window of 3 the full pass uses the banded causal mask."""
+    ours, _ = self_attention_pair(causal=True, rotary=RotaryEmbedding(D, 16))
+    x = torch.randn(B, T, C)
+    cache = KVCache(1, B, H, D, max_length=3 if window else T, sliding_window=window is not None)
+    pieces = []
+    for chunk in x.split([2, 1, 2], dim=1):
+        pieces.append(ours(chunk, cache=cache))
+        cache.advance(chunk.size(1))
+    keep_attention_weights(ours)
+    full = ours(x, mask=None) if window is None else None
+    if window is not None:  # the same attention with the band mask, written out
+        q, k, v = (ours.split_heads(p(x)) for p in (ours.q_proj, ours.k_proj, ours.v_proj))
+        q, k = ours.rotary(q), ours.rotary(k)
+        y, _ = attention_with_weights(q, k, v, causal_mask(T, window=window))
+        full = ours.out_proj(ours.merge_heads(y))
+    torch.testing.assert_close(torch.cat(pieces, dim=1), full, atol=1e-5, rtol=0)
+
+
+def test_causal_mask_with_a_window_keeps_the_last_window_positions():
+    expected = torch.tensor([[1, 0, 0, 0], [1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1]], dtype=torch.bool)
+    assert torch.equal(causal_mask(4, window=2), expected)
+    assert torch.equal(causal_mask(2, 4, window=2), expected[2:])

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from test_attention import copy_from_torch as copy_attention
 from torch import nn
 
-from course_lib.attention import causal_mask, padding_mask
+from course_lib.attention import causal_mask, keep_attention_weights, padding_mask
 from course_lib.blocks import MLP, DecoderBlock, EncoderBlock, make_activation
 from course_lib.configs import DecoderOnlyConfig
 from course_lib.validation import CourseInputError
@@ -94,9 +94,9 @@ def test_encoder_block_equals_torch_encoder_layer(norm_first, activation):
     ids = torch.ones(B, S, dtype=torch.long)
     ids[0, -2:] = 0
     expected = theirs(x, src_key_padding_mask=ids == 0)  # torch: True = padding (may NOT attend)
-    got, weights = ours(x, mask=padding_mask(ids, 0))
+    got = ours(x, mask=padding_mask(ids, 0))
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
-    assert weights is None
+    assert ours.attn.weights is None  # kept only when asked (keep_attention_weights)
 
 
 @pytest.mark.parametrize("norm_first", [True, False])
@@ -106,14 +106,14 @@ def test_decoder_block_equals_torch_decoder_layer(norm_first):
     )
     randomize(theirs)
     ours = DecoderBlock(config(norm_first=norm_first), cross_attention=True)
+    keep_attention_weights(ours)
     copy_decoder_layer(ours, theirs)
     x, memory = torch.randn(B, T, C), torch.randn(B, S, C)
     src = torch.ones(B, S, dtype=torch.long)
     src[1, -3:] = 0
     expected = theirs(x, memory, tgt_mask=~causal_mask(T), memory_key_padding_mask=src == 0)
-    got, self_weights, cross_weights = ours(
-        x, memory, self_mask=causal_mask(T), memory_mask=padding_mask(src, 0), return_weights=True
-    )
+    got = ours(x, memory, memory_mask=padding_mask(src, 0))  # the block's self-attention is causal itself
+    self_weights, cross_weights = ours.attn.weights, ours.cross_attn.weights
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
     assert self_weights.shape == (B, H, T, T) and cross_weights.shape == (B, H, T, S)
     assert (cross_weights[1, :, :, -3:] == 0).all()  # nobody reads the source padding
@@ -125,7 +125,7 @@ def test_pre_ln_and_post_ln_blocks_differ():
     post = EncoderBlock(config(norm_first=False))
     post.load_state_dict(pre.state_dict())
     x = torch.randn(B, T, C)
-    out_pre, out_post = pre(x)[0], post(x)[0]
+    out_pre, out_post = pre(x), post(x)
     assert not torch.allclose(out_pre, out_post, atol=1e-3)
     # post-LN output is freshly normalised: mean 0, variance 1 over channels (LayerNorm at its (1, 0) start)
     torch.testing.assert_close(out_post.mean(-1), torch.zeros(B, T), atol=1e-5, rtol=0)

@@ -121,3 +121,63 @@ def test_update_checks_layer_and_shapes():
         cache.update(0, torch.zeros(1, 2, 1, 8), torch.zeros(1, 2, 1, 4))
     with pytest.raises(CourseInputError, match=r"v must be the same number of new positions t as k \(1\)"):
         cache.update(0, torch.zeros(1, 2, 1, 4), torch.zeros(1, 2, 2, 4))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sliding-window cache: generation past block_size at one position of work per token
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def last_logits_step_by_step(model, seq: torch.Tensor, prompt_length: int) -> list[torch.Tensor]:
+    """Next-token logits (B, V) after each prefix of seq from prompt_length on, through one sliding cache."""
+    cache = model.new_cache(seq.size(0))
+    steps = [model(seq[:, :prompt_length], cache=cache).logits[:, -1]]
+    for t in range(prompt_length, seq.size(1)):
+        steps.append(model(seq[:, t : t + 1], cache=cache).logits[:, -1])
+    return steps
+
+
+def last_logits_of_the_window(model, seq: torch.Tensor, prompt_length: int) -> list[torch.Tensor]:
+    """The same, re-running the last block_size tokens for every prefix (the uncached way)."""
+    return [model(seq[:, :end][:, -BLOCK:]).logits[:, -1] for end in range(prompt_length, seq.size(1) + 1)]
+
+
+@pytest.mark.parametrize("kind", ["rotary", "none"])
+def test_models_whose_attention_sees_only_distances_get_a_sliding_cache(kind):
+    model = DecoderOnlyLM(tiny(positional=kind))
+    assert model.new_cache(1).window == BLOCK
+    assert DecoderOnlyLM(tiny(positional="learned")).new_cache(1).window is None
+
+
+def test_a_one_layer_sliding_cache_equals_re_running_the_window_at_every_step():
+    """With one layer nothing is carried through the layers: the window is all the model ever sees."""
+    torch.manual_seed(0)
+    model = DecoderOnlyLM(tiny(positional="rotary", n_layer=1)).eval()
+    seq = ids(2, 3 * BLOCK)
+    with torch.no_grad():
+        cached, windowed = last_logits_step_by_step(model, seq, 5), last_logits_of_the_window(model, seq, 5)
+    for step, (a, b) in enumerate(zip(cached, windowed, strict=True)):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0, msg=f"step {step}")
+
+
+def test_a_deeper_sliding_cache_agrees_until_the_window_fills_then_sees_further_back():
+    torch.manual_seed(0)
+    model = DecoderOnlyLM(tiny(positional="rotary", n_layer=2)).eval()
+    seq = ids(2, 2 * BLOCK)
+    with torch.no_grad():
+        cached, windowed = last_logits_step_by_step(model, seq, 5), last_logits_of_the_window(model, seq, 5)
+    differences = [(a - b).abs().max().item() for a, b in zip(cached, windowed, strict=True)]
+    prefix_lengths = range(5, seq.size(1) + 1)
+    assert max(d for n, d in zip(prefix_lengths, differences, strict=True) if n <= BLOCK) < 1e-5
+    assert min(d for n, d in zip(prefix_lengths, differences, strict=True) if n > BLOCK + 1) > 1e-4
+
+
+def test_a_sliding_cache_keeps_window_positions_and_counts_every_one():
+    torch.manual_seed(0)
+    model = DecoderOnlyLM(tiny(positional="rotary")).eval()
+    cache = model.new_cache(1)
+    with torch.no_grad():
+        model(ids(1, BLOCK), cache=cache)
+        for _ in range(3 * BLOCK):
+            model(ids(1, 1), cache=cache)
+    assert cache.length == 4 * BLOCK and cache.stored == BLOCK

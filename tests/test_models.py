@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from test_blocks import copy_decoder_layer, copy_encoder_layer, randomize
 from torch import nn
 
-from course_lib.attention import causal_mask, padding_mask
+from course_lib.attention import causal_mask, keep_attention_weights, padding_mask
 from course_lib.configs import (
     DecoderOnlyConfig,
     EncoderDecoderConfig,
@@ -127,8 +127,8 @@ def test_encoder_decoder_stacks_equal_torch_transformer(norm_first):
         src_key_padding_mask=src == 0,
         memory_key_padding_mask=src == 0,
     )  # torch's boolean masks: True = may NOT attend
-    memory, _ = model.encoder(src_x, mask=src_mask)
-    got, _, _ = model.decoder(tgt_x, memory, self_mask=causal_mask(5), memory_mask=src_mask)
+    memory = model.encoder(src_x, mask=src_mask)
+    got = model.decoder(tgt_x, memory, memory_mask=src_mask)  # the decoder's self-attention is causal itself
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
     logits = model(src, tgt, src_padding_mask=src_mask).logits
     torch.testing.assert_close(logits, model.lm_head(expected), atol=1e-5, rtol=0)
@@ -240,7 +240,10 @@ def test_attention_maps_have_one_tensor_per_layer():
     assert [a.shape for a in out.cross_attentions] == [(2, 2, 5, 7)] * 3
     assert torch.all(out.attentions[0][..., ~causal_mask(5)] == 0)
     torch.testing.assert_close(out.logits, model(src, tgt).logits, atol=1e-6, rtol=0)  # fused == written out
-    memory, attentions = model.encode(src, return_attention=True)
+    keep_attention_weights(model)  # what return_attention does: encode alone keeps its weights too
+    memory = model.encode(src)
+    assert [a.shape for a in model.encoder.attention_weights()] == [(2, 2, 7, 7)] * 2
+    keep_attention_weights(model, False)
     torch.testing.assert_close(memory, model.encode(src))
     assert model(src, tgt).attentions is None
 
