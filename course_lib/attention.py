@@ -25,6 +25,8 @@ Shapes: B = batch, H = heads, T_q = query positions, T_k = key positions, D = he
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import torch
@@ -292,6 +294,20 @@ class SelfAttention(MultiHeadAttention):
         if t_q == t_k:
             return None, True
         return causal_mask(t_q, t_k, window=None if cache is None else cache.window), False
+
+
+@contextmanager
+def attention_weights_kept(model: nn.Module, enabled: bool = True) -> Iterator[None]:
+    """Inside the ``with`` block the attention layers of ``model`` keep their weights (when ``enabled``);
+    afterwards they run the fused kernel again. Disabled, it costs nothing (generation's hot path)."""
+    if not enabled:
+        yield
+        return
+    keep_attention_weights(model)
+    try:
+        yield
+    finally:
+        keep_attention_weights(model, False)
 
 
 def keep_attention_weights(model: nn.Module, keep: bool = True) -> None:

@@ -16,16 +16,23 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from course_lib.validation import check_int, check_number, check_shape, fail
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+    from course_lib.tokenizers import BPETokenizer, CharTokenizer
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 CORPORA = {
     "python-docs": DATA_DIR / "corpus" / "python_docs.txt",
     "python-stdlib": DATA_DIR / "corpus" / "python_stdlib.txt",
 }
+MISSING_DATA_FIX = "The file is missing: run `make data` in the repository root (scripts/make_data.py)."
 
 
 def load_corpus(name_or_path: str) -> str:
@@ -44,7 +51,7 @@ def load_corpus(name_or_path: str) -> str:
                 "name_or_path",
                 f"a corpus whose file exists ({path})",
                 repr(name_or_path),
-                "The corpus file is missing: run `make data` in the repository root (it runs scripts/make_data.py).",
+                MISSING_DATA_FIX,
             )
     else:
         path = Path(name_or_path)
@@ -89,7 +96,7 @@ def text_checksum(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def encode_corpus(text: str, tokenizer) -> torch.Tensor:
+def encode_corpus(text: str, tokenizer: CharTokenizer | BPETokenizer | Tokenizer) -> torch.Tensor:
     """Encode the whole text into one LongTensor of token ids, shape (N,).
 
     ``tokenizer`` is any course tokenizer (``encode(text) -> list[int]``) or a Hugging Face
@@ -120,7 +127,7 @@ def split_train_val(ids: torch.Tensor, val_fraction: float = 0.1) -> tuple[torch
             "ids",
             f"long enough to split with val_fraction={val_fraction}",
             f"{len(ids)} tokens",
-            "Use more text (both parts need at least one token, and at least block_size + 1 to make batches).",
+            "Use more text: both parts need at least one token (and block_size + 1 to make batches).",
         )
     return ids[:n_train], ids[n_train:]  # (N_train,), (N_val,)
 

@@ -12,9 +12,14 @@ A language model only ever gives logits for the *next* token. Decoding is everyt
 3. ``generate`` (decoder-only models) and ``generate_seq2seq`` (encoder-decoder models) loop: run the
    model, pick a token (greedy = most likely, sample = draw from the distribution), append it, repeat.
    A KV cache (``use_cache=True``) makes each step cost one token instead of the whole sequence and
-   gives the same tokens.
+   gives the same tokens while the sequence fits in the model's block_size (see ``_NextTokenLogits`` for
+   what happens after that).
 4. ``beam_search`` keeps the ``num_beams`` most likely partial sequences instead of one, and records
    every step so the search can be drawn as a tree.
+
+Every public function checks its arguments once, on entry (the checks are at the end of this file).
+Each filter's maths sits in a private twin just below it (``top_k_filter`` -> ``_top_k_filter``);
+the generation loops call the twins, so a long generation does not re-check its options every token.
 
 Shapes: B = batch (rows), V = vocabulary size, T = sequence length.
 """
@@ -29,76 +34,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.models import DecoderOnlyLM, EncoderDecoderLM
-from course_lib.validation import check_int, check_number, check_shape, fail
+from course_lib.kv_cache import KVCache
+from course_lib.models import DecoderOnlyLM, EncoderDecoderLM, is_encoder_decoder
+from course_lib.validation import check_int, check_number, check_shape, check_token_ids, fail
 
-# ---------------------------------------------------------------------------------------------------------------
-# Argument checks shared by the filters, next_token_distribution and the generation loops
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def _check_logits(logits: torch.Tensor) -> None:
-    """Logits must be a floating-point (B, V) tensor: one row of next-token scores per sequence."""
-    check_shape(
-        "logits", logits, ("B", "V"), "Pass the last position only, e.g. model(idx).logits[:, -1, :]."
-    )
-    if not logits.is_floating_point():
-        fail("logits", "a floating-point tensor", f"dtype {logits.dtype}", "Convert with logits.float().")
-
-
-def _check_temperature(temperature: float) -> None:
-    check_number(
-        "temperature", temperature, low=0.0, fix="Use 1.0 for the model's own distribution, 0 for greedy."
-    )
-
-
-def _check_top_k(top_k: int, argument: str = "top_k") -> None:
-    check_int(argument, top_k, minimum=1, fix="Use e.g. 50 (or None to switch top-k off).")
-
-
-def _check_top_p(top_p: float, argument: str = "top_p") -> None:
-    check_number(
-        argument, top_p, low=0.0, low_inclusive=False, high=1.0, fix="Use e.g. 0.9 (1.0 keeps every token)."
-    )
-
-
-def _check_min_p(min_p: float, argument: str = "min_p") -> None:
-    check_number(argument, min_p, low=0.0, high=1.0, fix="Use e.g. 0.05 (0 keeps every token).")
-
-
-def _check_repetition_penalty(penalty: float, argument: str = "repetition_penalty") -> None:
-    fix = "Use 1.0 for no penalty, e.g. 1.2 to discourage repeats."
-    check_number(argument, penalty, low=0.0, low_inclusive=False, fix=fix)
-
-
-def _check_token_ids(
-    argument: str,
-    ids: torch.Tensor,
-    shape: tuple = ("B", "T"),
-    fix: str = "Add a batch dimension with ids.unsqueeze(0) if you have a single sequence.",
-) -> None:
-    """Token ids must be a LongTensor of the given named shape with at least one position."""
-    if not isinstance(ids, torch.Tensor) or ids.dtype != torch.long:
-        given = f"dtype {ids.dtype}" if isinstance(ids, torch.Tensor) else type(ids).__name__
-        fail(
-            argument,
-            "a LongTensor (torch.long) of token ids",
-            given,
-            "Build it with torch.tensor(ids, dtype=torch.long).",
-        )
-    check_shape(argument, ids, shape, fix)
-    if ids.size(-1) == 0:
-        fail(
-            argument,
-            "at least one token long",
-            f"shape {tuple(ids.shape)}",
-            "Start from a prompt (or a BOS token).",
-        )
-
-
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Filters: (B, V) logits -> (B, V) logits, removed tokens set to -inf
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -109,7 +51,11 @@ def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     Hugging Face refuses 0 (it asks for ``do_sample=False``); here it simply means greedy.
     """
     _check_logits(logits)
-    _check_temperature(temperature)
+    _check_sampling_options(temperature=temperature)
+    return _apply_temperature(logits, temperature)
+
+
+def _apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     if temperature == 0:
         best = logits.argmax(dim=-1, keepdim=True)  # (B, 1)
         return torch.full_like(logits, float("-inf")).scatter(1, best, logits.gather(1, best))
@@ -123,7 +69,11 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     ``k`` tokens unless there are ties. ``k`` larger than V keeps everything.
     """
     _check_logits(logits)
-    _check_top_k(k, "k")
+    _check_sampling_options(top_k=k, argument="k")
+    return _top_k_filter(logits, k)
+
+
+def _top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     kth_best = torch.topk(logits, min(k, logits.size(-1)), dim=-1).values[:, -1:]  # (B, 1)
     return logits.masked_fill(logits < kth_best, float("-inf"))
 
@@ -136,11 +86,14 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     token is always kept. ``p=1`` keeps every token with non-zero probability.
     """
     _check_logits(logits)
-    _check_top_p(p, "p")
+    _check_sampling_options(top_p=p, argument="p")
+    return _top_p_filter(logits, p)
+
+
+def _top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     sorted_logits, order = torch.sort(logits, dim=-1)  # ascending, (B, V)
-    cumulative = sorted_logits.softmax(dim=-1).cumsum(
-        dim=-1
-    )  # (B, V) mass of this token and all less likely ones
+    # (B, V): the probability mass of each token plus all less likely ones
+    cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
     remove_sorted = cumulative <= 1 - p
     remove_sorted[:, -1] = False  # always keep the most likely token
     remove = remove_sorted.scatter(1, order, remove_sorted)  # back to vocabulary order, (B, V)
@@ -154,9 +107,13 @@ def min_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     keeps many. The most likely token is always kept. ``p=0`` keeps everything.
     """
     _check_logits(logits)
-    _check_min_p(p, "p")
+    _check_sampling_options(min_p=p, argument="p")
+    return _min_p_filter(logits, p)
+
+
+def _min_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     probs = logits.softmax(dim=-1)  # (B, V)
-    remove = probs < p * probs.amax(dim=-1, keepdim=True)
+    remove = probs < p * probs.amax(dim=-1, keepdim=True)  # (B, V)
     remove.scatter_(1, probs.argmax(dim=-1, keepdim=True), False)  # always keep the most likely token
     return logits.masked_fill(remove, float("-inf"))
 
@@ -171,28 +128,22 @@ def apply_repetition_penalty(
     raises it. ``penalty=1`` changes nothing. Returns new logits (B, V).
     """
     _check_logits(logits)
-    _check_repetition_penalty(penalty, "penalty")
-    _check_token_ids("previous_ids", previous_ids)
-    if previous_ids.size(0) != logits.size(0):
-        rows = f"{previous_ids.size(0)} rows"
-        fail(
-            "previous_ids",
-            f"one row per logits row ({logits.size(0)})",
-            rows,
-            "Pass the ids that produced these logits.",
-        )
-    if previous_ids.min() < 0 or previous_ids.max() >= logits.size(-1):
-        given = f"ids from {previous_ids.min().item()} to {previous_ids.max().item()}"
-        expected = f"token ids in [0, {logits.size(-1) - 1}]"
-        fail("previous_ids", expected, given, "Pass ids of the same vocabulary as the logits.")
+    _check_sampling_options(repetition_penalty=penalty, argument="penalty")
+    _check_previous_ids(previous_ids, logits)
+    return _apply_repetition_penalty(logits, previous_ids, penalty)
+
+
+def _apply_repetition_penalty(
+    logits: torch.Tensor, previous_ids: torch.Tensor, penalty: float
+) -> torch.Tensor:
     seen = logits.gather(1, previous_ids)  # (B, T) logits of the tokens already used
     seen = torch.where(seen < 0, seen * penalty, seen / penalty)
     return logits.scatter(1, previous_ids, seen)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # The distribution we sample from
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def next_token_distribution(
@@ -212,35 +163,31 @@ def next_token_distribution(
     Every row sums to 1 and removed tokens have probability exactly 0.
     """
     _check_logits(logits)
-    _check_sampling_options(temperature, top_k, top_p, min_p, repetition_penalty)
+    _check_sampling_options(
+        temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, repetition_penalty=repetition_penalty
+    )
     if repetition_penalty != 1.0:
         if previous_ids is None:
             fix = "Pass the tokens generated so far (B, T)."
             fail("previous_ids", "given when repetition_penalty != 1", "None", fix)
-        logits = apply_repetition_penalty(logits, previous_ids, repetition_penalty)
+        _check_previous_ids(previous_ids, logits)
+        logits = _apply_repetition_penalty(logits, previous_ids, repetition_penalty)
+    return _filtered_distribution(logits, temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
+
+
+def _filtered_distribution(
+    logits: torch.Tensor, *, temperature: float, top_k: int | None, top_p: float | None, min_p: float | None
+) -> torch.Tensor:
+    """Temperature, top-k, top-p, min-p, softmax: logits (B, V) -> probabilities (B, V)."""
     if temperature != 1.0:
-        logits = apply_temperature(logits, temperature)
+        logits = _apply_temperature(logits, temperature)
     if top_k is not None:
-        logits = top_k_filter(logits, top_k)
+        logits = _top_k_filter(logits, top_k)
     if top_p is not None and top_p < 1.0:
-        logits = top_p_filter(logits, top_p)
+        logits = _top_p_filter(logits, top_p)
     if min_p is not None and min_p > 0.0:
-        logits = min_p_filter(logits, min_p)
+        logits = _min_p_filter(logits, min_p)
     return logits.softmax(dim=-1)  # (B, V)
-
-
-def _check_sampling_options(
-    temperature: float, top_k: int | None, top_p: float | None, min_p: float | None, repetition_penalty: float
-) -> None:
-    """Validate every sampling option up front, so a bad one fails before any model work."""
-    _check_temperature(temperature)
-    if top_k is not None:
-        _check_top_k(top_k)
-    if top_p is not None:
-        _check_top_p(top_p)
-    if min_p is not None:
-        _check_min_p(min_p)
-    _check_repetition_penalty(repetition_penalty)
 
 
 def sample_next_token(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -249,45 +196,45 @@ def sample_next_token(probs: torch.Tensor, generator: torch.Generator | None = N
     Pass a seeded ``torch.Generator`` for repeatable draws: it keeps the randomness local instead of
     using (and disturbing) torch's global random state.
     """
+    check_shape("probs", probs, ("B", "V"), "Pass next_token_distribution(logits): one row per sequence.")
+    return _sample_next_token(probs, generator)
+
+
+def _sample_next_token(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(1)  # (B,)
 
 
-def _pick_next_token(
-    logits: torch.Tensor,
-    seq: torch.Tensor,
-    *,
-    strategy: str,
-    generator: torch.Generator,
-    temperature: float,
-    top_k: int | None,
-    top_p: float | None,
-    min_p: float | None,
-    repetition_penalty: float,
-) -> torch.Tensor:
-    """One decision per row: logits (B, V) and the sequences so far (B, T) -> next token ids (B,).
+@dataclass(frozen=True)
+class _TokenPicker:
+    """How ``generate`` and ``generate_seq2seq`` pick each token; the options were checked before the loop."""
 
-    Greedy (or ``temperature=0``) takes the most likely token after the repetition penalty; the other
-    filters cannot change which token that is. Sampling draws from ``next_token_distribution``.
-    """
-    if strategy == "greedy" or temperature == 0:
-        if repetition_penalty != 1.0:
-            logits = apply_repetition_penalty(logits, seq, repetition_penalty)
-        return logits.argmax(dim=-1)  # (B,)
-    probs = next_token_distribution(
-        logits,
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        min_p=min_p,
-        repetition_penalty=repetition_penalty,
-        previous_ids=seq,
-    )  # (B, V)
-    return sample_next_token(probs, generator)
+    strategy: str  # "greedy" or "sample"
+    generator: torch.Generator  # the private random state of "sample"
+    temperature: float
+    top_k: int | None
+    top_p: float | None
+    min_p: float | None
+    repetition_penalty: float
+
+    def __call__(self, logits: torch.Tensor, seq: torch.Tensor) -> torch.Tensor:
+        """One decision per row: logits (B, V) and the sequences so far (B, T) -> next token ids (B,).
+
+        Greedy (or ``temperature=0``) takes the most likely token after the repetition penalty; the other
+        filters cannot change which token that is. Sampling draws from the filtered distribution.
+        """
+        if self.repetition_penalty != 1.0:
+            logits = _apply_repetition_penalty(logits, seq, self.repetition_penalty)  # (B, V)
+        if self.strategy == "greedy" or self.temperature == 0:
+            return logits.argmax(dim=-1)  # (B,)
+        probs = _filtered_distribution(
+            logits, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, min_p=self.min_p
+        )  # (B, V)
+        return _sample_next_token(probs, self.generator)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Running a model one token at a time
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 # run(ids (B, t), cache or None) -> model output whose .logits is (B, t, V)
 _RunDecoder = Callable[[torch.Tensor, object], object]
@@ -297,28 +244,38 @@ class _NextTokenLogits:
     """Next-token logits (B, V) for sequences that grow by one token per call, with or without a KV cache.
 
     Without a cache every call re-runs the model on the last ``block_size`` tokens. With a cache the
-    first call feeds the whole prompt and each later call only the tokens the cache has not seen: the
-    same logits for far less work. A cache holds at most ``block_size`` positions, so once the sequence
-    outgrows it we drop the cache and re-run the last ``block_size`` tokens, exactly like the uncached
-    path. That way cached and uncached decoding pick the same tokens, token for token.
+    first call feeds the prompt (its last block_size tokens) and each later call only the tokens the cache
+    has not seen: the same logits for far less work, as long as the sequence fits in block_size.
+    Past that, the model's cache decides:
+
+    - a sliding-window cache (rotary positions, or none) keeps going at one position per token. Its logits
+      equal re-running the last block_size tokens until the window first fills; after that the cached
+      model also sees, through its layers, positions older than one window (see ``course_lib.kv_cache``).
+    - a fixed cache (learned or sinusoidal positions) cannot go past block_size positions: the cache is
+      dropped and every later call re-runs the last block_size tokens, exactly like the uncached path, at
+      the uncached path's cost.
     """
 
-    def __init__(self, run: _RunDecoder, block_size: int, new_cache: Callable[[int], object] | None) -> None:
+    def __init__(self, run: _RunDecoder, block_size: int, new_cache: Callable[[int], KVCache] | None) -> None:
         self.run = run
         self.block_size = block_size
         self.new_cache = new_cache  # new_cache(batch_size) -> KVCache; None means never cache
-        self.cache = None
+        self.cache: KVCache | None = None
+        self.fed = 0  # how many tokens of the sequence the cache has seen (its last one included)
 
     def __call__(self, seq: torch.Tensor) -> torch.Tensor:
         """``seq`` (B, T) is the whole sequence so far; returns the logits for the token after it, (B, V)."""
-        if self.new_cache is not None and seq.size(1) <= self.block_size:
-            if self.cache is None:
-                self.cache = self.new_cache(seq.size(0))
-            ids = seq[:, self.cache.length :]  # (B, t): only the tokens the cache has not seen yet
-        else:
-            self.new_cache = self.cache = None  # sequences only grow: from here on, never cache again
-            ids = seq[:, -self.block_size :]  # (B, <= block_size): the most context the model accepts
-        return self.run(ids, self.cache).logits[:, -1, :]  # (B, V)
+        if self.new_cache is not None and self.cache is None:
+            self.cache = self.new_cache(seq.size(0))
+            self.fed = max(0, seq.size(1) - self.block_size)  # a long prompt: only its last block_size tokens
+        cache = self.cache
+        new_tokens = seq.size(1) - self.fed
+        if cache is not None and cache.window is None and cache.length + new_tokens > self.block_size:
+            self.new_cache = self.cache = cache = None  # a full fixed cache: re-run the window from here on
+        if cache is None:
+            return self.run(seq[:, -self.block_size :], None).logits[:, -1, :]  # (B, V)
+        ids, self.fed = seq[:, self.fed :], seq.size(1)  # (B, t): only the tokens the cache has not seen yet
+        return self.run(ids, cache).logits[:, -1, :]  # (B, V)
 
     def select_rows(self, rows: torch.Tensor) -> None:
         """Beam search: the sequences became ``seq[rows]`` (rows (B',) may repeat); the cache follows."""
@@ -339,7 +296,7 @@ def _inference(model: nn.Module) -> Iterator[None]:
 
 
 def _make_generator(seed: int | None, device: torch.device) -> torch.Generator:
-    """A private random generator: seeded for repeatable runs, fresh otherwise. The global RNG is untouched."""
+    """A private random generator: seeded for repeatable runs, fresh otherwise. The global RNG is not used."""
     generator = torch.Generator(device=device)
     if seed is None:
         generator.seed()  # a non-repeatable seed
@@ -348,9 +305,19 @@ def _make_generator(seed: int | None, device: torch.device) -> torch.Generator:
     return generator
 
 
+def _decoder_only_next_logits(model: DecoderOnlyLM, *, use_cache: bool) -> _NextTokenLogits:
+    """Next-token logits (B, V) of a decoder-only model for sequences (B, T) that grow one token per call."""
+    return _NextTokenLogits(
+        lambda ids, cache: model(ids, cache=cache),
+        model.config.block_size,
+        model.new_cache if use_cache else None,
+    )
+
+
 def _extend(
     next_logits: _NextTokenLogits,
     seq: torch.Tensor,
+    *,
     max_new_tokens: int,
     pick: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     eos_id: int | None,
@@ -368,37 +335,14 @@ def _extend(
             next_id = next_id.masked_fill(finished, eos_id)  # finished rows are padded with eos
             finished |= next_id == eos_id
         seq = torch.cat([seq, next_id[:, None]], dim=1)  # (B, T + 1)
-        if finished.all():
+        if eos_id is not None and finished.all():
             break
     return seq
 
 
-def _check_run_options(max_new_tokens: int, seed: int | None, eos_id: int | None, vocab_size: int) -> None:
-    check_int(
-        "max_new_tokens", max_new_tokens, minimum=0, fix="Use e.g. 100 (0 returns the prompt unchanged)."
-    )
-    if seed is not None:
-        check_int("seed", seed, minimum=0, fix="Use e.g. 0, or None for a different result each run.")
-    if eos_id is not None:
-        _check_token_id("eos_id", eos_id, vocab_size)
-
-
-def _check_token_id(argument: str, token_id: int, vocab_size: int) -> None:
-    fix = "Pass the id from your tokenizer's vocabulary."
-    check_int(argument, token_id, minimum=0, fix=fix)
-    if token_id >= vocab_size:
-        fail(argument, f"a token id below the vocabulary size {vocab_size}", token_id, fix)
-
-
-def _check_strategy(strategy: str, allowed: tuple[str, ...]) -> None:
-    if strategy not in allowed:
-        names = ", ".join(repr(name) for name in allowed[:-1]) + f" or {allowed[-1]!r}"
-        fail("strategy", names, repr(strategy), f"Pick one of {names}.")
-
-
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Greedy decoding and sampling for decoder-only models (GPT)
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def generate(
@@ -422,42 +366,32 @@ def generate(
     ``next_token_distribution`` with the given filters (``temperature=0`` is greedy again). The same
     ``seed`` gives the same tokens. With ``eos_id`` a row stops at its first ``eos_id`` and is padded
     with ``eos_id`` after it; generation ends early (n < max_new_tokens) when every row has stopped.
-    ``use_cache=True`` (a KV cache) and ``False`` give the same tokens; the cache is just faster.
-    Prompts longer than ``model.config.block_size`` are fine: the model sees the last block_size tokens.
+    ``use_cache=True`` (a KV cache) and ``False`` give the same tokens while prompt and output fit in
+    ``model.config.block_size``; the cache is just faster. Longer is fine: without a cache the model sees the
+    last block_size tokens; with one, a rotary (or position-free) model keeps a sliding window and also
+    sees older positions through its layers, and a model with a position table re-runs its last window.
     The model runs in eval mode without gradients; its train/eval mode is restored afterwards.
     """
-    _check_decoder_only(model)
-    _check_token_ids("idx", idx)
-    _check_run_options(max_new_tokens, seed, eos_id, model.config.vocab_size)
-    _check_strategy(strategy, ("greedy", "sample"))
-    _check_sampling_options(temperature, top_k, top_p, min_p, repetition_penalty)
-    next_logits = _NextTokenLogits(
-        lambda ids, cache: model(ids, cache=cache),
-        model.config.block_size,
-        model.new_cache if use_cache else None,
+    _check_model_family(model, seq2seq=False)
+    vocab_size = model.config.vocab_size
+    check_token_ids("idx", idx, vocab_size=vocab_size, fix=_ADD_BATCH_DIMENSION.format(argument="idx"))
+    _check_run_options(max_new_tokens=max_new_tokens, seed=seed)
+    if eos_id is not None:
+        _check_token_id("eos_id", eos_id, vocab_size=vocab_size)
+    _check_strategy(strategy, allowed=("greedy", "sample"))
+    sampling = dict(
+        temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, repetition_penalty=repetition_penalty
     )
-    generator = _make_generator(seed, idx.device)
-
-    def pick(logits: torch.Tensor, seq: torch.Tensor) -> torch.Tensor:
-        return _pick_next_token(
-            logits, seq, strategy=strategy, generator=generator, temperature=temperature,
-            top_k=top_k, top_p=top_p, min_p=min_p, repetition_penalty=repetition_penalty,
-        )  # fmt: skip
-
+    _check_sampling_options(**sampling)
+    pick = _TokenPicker(strategy, _make_generator(seed, idx.device), **sampling)
+    next_logits = _decoder_only_next_logits(model, use_cache=use_cache)
     with _inference(model):
-        return _extend(next_logits, idx, max_new_tokens, pick, eos_id)
+        return _extend(next_logits, idx, max_new_tokens=max_new_tokens, pick=pick, eos_id=eos_id)
 
 
-def _check_decoder_only(model: nn.Module) -> None:
-    """Encoder-decoder models need a source sentence: point the student to generate_seq2seq."""
-    if hasattr(model, "encode"):
-        fix = "For encoder-decoder models use generate_seq2seq(model, src, bos_id, eos_id, max_new_tokens)."
-        fail("model", "a decoder-only model (DecoderOnlyLM)", type(model).__name__, fix)
-
-
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Beam search
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -502,6 +436,7 @@ def length_penalized_score(log_prob: float, length: int, length_penalty: float) 
 def _beam_search(
     next_logits: _NextTokenLogits,
     prompt: torch.Tensor,
+    *,
     max_new_tokens: int,
     num_beams: int,
     length_penalty: float,
@@ -534,13 +469,16 @@ def _beam_search(
             [
                 BeamNode(node_of_row[row], token, log_prob, end)
                 for row, token, log_prob, end in zip(
-                    rows.tolist(), tokens.tolist(), top_log_probs.tolist(), ended.tolist()
+                    rows.tolist(), tokens.tolist(), top_log_probs.tolist(), ended.tolist(), strict=True
                 )
             ]
         )
         n_new = seqs.size(1) - prompt.size(1)
         for i in ended.nonzero().flatten().tolist():
-            finished.append(_hypothesis(seqs[i], top_log_probs[i].item(), n_new, length_penalty))
+            hypothesis = _hypothesis(
+                seqs[i], log_prob=top_log_probs[i].item(), n_new=n_new, length_penalty=length_penalty
+            )
+            finished.append(hypothesis)
         running = (~ended).nonzero().flatten()  # (R',) indices (into this step's W beams) still running
         seqs, log_probs, node_of_row = seqs[running], top_log_probs[running], running.tolist()
         if len(running) == 0:
@@ -548,19 +486,16 @@ def _beam_search(
         next_logits.select_rows(rows[running])
     n_new = seqs.size(1) - prompt.size(1)
     finished += [
-        _hypothesis(seq, log_prob, n_new, length_penalty) for seq, log_prob in zip(seqs, log_probs.tolist())
+        _hypothesis(seq, log_prob=log_prob, n_new=n_new, length_penalty=length_penalty)
+        for seq, log_prob in zip(seqs, log_probs.tolist(), strict=True)
     ]
     finished.sort(key=lambda hypothesis: hypothesis.score, reverse=True)
     best = finished[0]
     return BeamSearchResult(sequence=best.tokens[None], score=best.score, finished=finished, trace=trace)
 
 
-def _hypothesis(tokens: torch.Tensor, log_prob: float, n_new: int, length_penalty: float) -> Hypothesis:
+def _hypothesis(tokens: torch.Tensor, *, log_prob: float, n_new: int, length_penalty: float) -> Hypothesis:
     return Hypothesis(tokens, log_prob, length_penalized_score(log_prob, n_new, length_penalty))
-
-
-def _check_num_beams(num_beams: int) -> None:
-    check_int("num_beams", num_beams, minimum=1, fix="Use e.g. 4 (1 is greedy decoding).")
 
 
 def beam_search(
@@ -579,24 +514,29 @@ def beam_search(
     ``num_beams=1`` equals greedy decoding; a beam as wide as all possible continuations finds the
     best-scoring one exactly. ``use_cache`` changes speed, not the result.
     """
-    _check_decoder_only(model)
-    _check_token_ids(
-        "idx", idx, (1, "T"), "beam_search takes one prompt: pass idx[:1], or one row at a time."
-    )
-    _check_run_options(max_new_tokens, None, eos_id, model.config.vocab_size)
-    _check_num_beams(num_beams)
-    next_logits = _NextTokenLogits(
-        lambda ids, cache: model(ids, cache=cache),
-        model.config.block_size,
-        model.new_cache if use_cache else None,
-    )
+    _check_model_family(model, seq2seq=False)
+    vocab_size = model.config.vocab_size
+    one_prompt = "beam_search takes one prompt: pass idx[:1], or one row at a time."
+    check_token_ids("idx", idx, vocab_size=vocab_size, shape=(1, "T"), fix=one_prompt)
+    _check_run_options(max_new_tokens=max_new_tokens)
+    if eos_id is not None:
+        _check_token_id("eos_id", eos_id, vocab_size=vocab_size)
+    _check_beam_options(num_beams=num_beams, length_penalty=length_penalty)
+    next_logits = _decoder_only_next_logits(model, use_cache=use_cache)
     with _inference(model):
-        return _beam_search(next_logits, idx, max_new_tokens, num_beams, length_penalty, eos_id)
+        return _beam_search(
+            next_logits,
+            idx,
+            max_new_tokens=max_new_tokens,
+            num_beams=num_beams,
+            length_penalty=length_penalty,
+            eos_id=eos_id,
+        )
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Encoder-decoder models (T5/BART-style): encode the source once, then decode token by token
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def generate_seq2seq(
@@ -621,48 +561,55 @@ def generate_seq2seq(
     """Produce a target for every source row of ``src`` (B, S); returns (B, 1 + n) starting with ``bos_id``.
 
     The encoder runs once; the decoder then runs token by token, attending to that memory (and using a
-    KV cache for its own tokens when ``use_cache=True``, which gives the same tokens). ``strategy`` is
+    KV cache for its own tokens when ``use_cache=True``, the same tokens within block_size). ``strategy`` is
     ``"greedy"``, ``"sample"`` (with the same filters and ``seed`` as ``generate``) or ``"beam"``
     (``num_beams``, ``length_penalty``; one beam search per source row, sampling options unused).
     A row stops at ``eos_id`` and is padded with ``eos_id``; generation ends once every row stopped.
-    ``src_padding_mask`` is passed on to the model's ``encode`` and ``decode``.
+    ``src_padding_mask`` (B, 1, 1, S) is passed on to the model's ``encode`` and ``decode``.
     """
-    _check_seq2seq(model)
-    _check_token_ids("src", src)
-    _check_token_id("bos_id", bos_id, model.config.vocab_size)
-    _check_token_id("eos_id", eos_id, model.config.vocab_size)
-    _check_run_options(max_new_tokens, seed, eos_id, model.config.vocab_size)
-    _check_strategy(strategy, ("greedy", "sample", "beam"))
-    _check_sampling_options(temperature, top_k, top_p, min_p, repetition_penalty)
-    _check_num_beams(num_beams)
+    _check_model_family(model, seq2seq=True)
+    vocab_size = model.config.vocab_size
+    check_token_ids("src", src, vocab_size=vocab_size, fix=_ADD_BATCH_DIMENSION.format(argument="src"))
+    _check_token_id("bos_id", bos_id, vocab_size=vocab_size)
+    _check_token_id("eos_id", eos_id, vocab_size=vocab_size)
+    _check_run_options(max_new_tokens=max_new_tokens, seed=seed)
+    _check_strategy(strategy, allowed=("greedy", "sample", "beam"))
+    sampling = dict(
+        temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, repetition_penalty=repetition_penalty
+    )
+    _check_sampling_options(**sampling)
+    _check_beam_options(num_beams=num_beams, length_penalty=length_penalty)
     start = torch.full((src.size(0), 1), bos_id, dtype=torch.long, device=src.device)  # (B, 1)
     with _inference(model):
         memory = model.encode(src, src_padding_mask=src_padding_mask)  # (B, S, C): the encoder runs once
         if strategy == "beam":
-            sequences = [
-                _beam_search(
-                    _seq2seq_next_logits(model, memory[row : row + 1], _row(src_padding_mask, row), use_cache),
-                    start[row : row + 1], max_new_tokens, num_beams, length_penalty, eos_id,
-                ).sequence[0]
-                for row in range(src.size(0))
-            ]  # fmt: skip
+            sequences = []  # one beam search per source row, each reading that row's memory (1, S, C)
+            for row in range(src.size(0)):
+                mask = _row(src_padding_mask, row)  # (1, 1, 1, S) or None
+                next_logits = _seq2seq_next_logits(
+                    model, memory[row : row + 1], src_padding_mask=mask, use_cache=use_cache
+                )
+                result = _beam_search(
+                    next_logits,
+                    start[row : row + 1],
+                    max_new_tokens=max_new_tokens,
+                    num_beams=num_beams,
+                    length_penalty=length_penalty,
+                    eos_id=eos_id,
+                )
+                sequences.append(result.sequence[0])  # (1 + n,)
             return nn.utils.rnn.pad_sequence(sequences, batch_first=True, padding_value=eos_id)  # (B, 1 + n)
-        generator = _make_generator(seed, src.device)
-
-        def pick(logits: torch.Tensor, seq: torch.Tensor) -> torch.Tensor:
-            return _pick_next_token(
-                logits, seq, strategy=strategy, generator=generator, temperature=temperature,
-                top_k=top_k, top_p=top_p, min_p=min_p, repetition_penalty=repetition_penalty,
-            )  # fmt: skip
-
-        next_logits = _seq2seq_next_logits(model, memory, src_padding_mask, use_cache)
-        return _extend(next_logits, start, max_new_tokens, pick, eos_id)
+        pick = _TokenPicker(strategy, _make_generator(seed, src.device), **sampling)
+        next_logits = _seq2seq_next_logits(
+            model, memory, src_padding_mask=src_padding_mask, use_cache=use_cache
+        )
+        return _extend(next_logits, start, max_new_tokens=max_new_tokens, pick=pick, eos_id=eos_id)
 
 
 def _seq2seq_next_logits(
-    model: EncoderDecoderLM, memory: torch.Tensor, src_padding_mask: torch.Tensor | None, use_cache: bool
+    model: EncoderDecoderLM, memory: torch.Tensor, *, src_padding_mask: torch.Tensor | None, use_cache: bool
 ) -> _NextTokenLogits:
-    """Next-token logits of the decoder, given the encoder's ``memory`` (b, S, C).
+    """Next-token logits (B, V) of the decoder, given the encoder's ``memory`` (b, S, C).
 
     For beam search ``memory`` is one source row (1, S, C) shared by every beam, so it is expanded
     (without copying) to however many beams are running.
@@ -686,8 +633,98 @@ def _expand_rows(tensor: torch.Tensor | None, rows: int) -> torch.Tensor | None:
     return None if tensor is None else tensor.expand(rows, *tensor.shape[1:])
 
 
-def _check_seq2seq(model: nn.Module) -> None:
-    """Decoder-only models have no source: point the student to generate / beam_search."""
-    if not hasattr(model, "encode"):
+# ------------------------------------------------------------------------------------------------------------
+# Argument checks: run once, in the public functions above; the filters' twins and the loops trust them
+# ------------------------------------------------------------------------------------------------------------
+
+_ADD_BATCH_DIMENSION = "Add a batch dimension with {argument}.unsqueeze(0) for a single sequence."
+
+
+def _check_logits(logits: torch.Tensor) -> None:
+    """Logits must be a floating-point (B, V) tensor: one row of next-token scores per sequence."""
+    check_shape(
+        "logits", logits, ("B", "V"), "Pass the last position only, e.g. model(idx).logits[:, -1, :]."
+    )
+    if not logits.is_floating_point():
+        fail("logits", "a floating-point tensor", f"dtype {logits.dtype}", "Convert with logits.float().")
+
+
+def _check_sampling_options(
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    min_p: float | None = None,
+    repetition_penalty: float = 1.0,
+    argument: str | None = None,
+) -> None:
+    """The one place that knows each sampling option's range; ``None`` switches a filter off.
+
+    A filter that takes a single option passes ``argument``, the name its caller used ("k", "p", ...).
+    """
+    fix = "Use 1.0 for the model's own distribution, 0 for greedy."
+    check_number(argument or "temperature", temperature, low=0.0, fix=fix)
+    if top_k is not None:
+        check_int(argument or "top_k", top_k, minimum=1, fix="Use e.g. 50 (or None to switch top-k off).")
+    if top_p is not None:
+        fix = "Use e.g. 0.9 (1.0 keeps every token)."
+        check_number(argument or "top_p", top_p, low=0.0, low_inclusive=False, high=1.0, fix=fix)
+    if min_p is not None:
+        fix = "Use e.g. 0.05 (0 keeps every token)."
+        check_number(argument or "min_p", min_p, low=0.0, high=1.0, fix=fix)
+    fix = "Use 1.0 for no penalty, e.g. 1.2 to discourage repeats."
+    check_number(argument or "repetition_penalty", repetition_penalty, low=0.0, low_inclusive=False, fix=fix)
+
+
+def _check_previous_ids(previous_ids: torch.Tensor, logits: torch.Tensor) -> None:
+    """``previous_ids`` (B, T): token ids of the logits' vocabulary, one row per row of logits (B, V)."""
+    fix = _ADD_BATCH_DIMENSION.format(argument="previous_ids")
+    check_token_ids("previous_ids", previous_ids, vocab_size=logits.size(-1), fix=fix)
+    if previous_ids.size(0) != logits.size(0):
+        rows = f"{previous_ids.size(0)} rows"
+        fail(
+            "previous_ids",
+            f"one row per logits row ({logits.size(0)})",
+            rows,
+            "Pass the ids that made these logits.",
+        )
+
+
+def _check_model_family(model: nn.Module, *, seq2seq: bool) -> None:
+    """generate and beam_search take decoder-only models, generate_seq2seq encoder-decoder ones."""
+    if is_encoder_decoder(model) == seq2seq:
+        return
+    given = type(model).__name__
+    if seq2seq:
         fix = "For decoder-only models use generate(model, idx, max_new_tokens) or beam_search."
-        fail("model", "an encoder-decoder model (EncoderDecoderLM)", type(model).__name__, fix)
+        fail("model", "an encoder-decoder model (EncoderDecoderLM)", given, fix)
+    fix = "For encoder-decoder models use generate_seq2seq(model, src, bos_id, eos_id, max_new_tokens)."
+    fail("model", "a decoder-only model (DecoderOnlyLM)", given, fix)
+
+
+def _check_run_options(*, max_new_tokens: int, seed: int | None = None) -> None:
+    """How long to generate (0 or more tokens) and, optionally, the seed of the random draws."""
+    fix = "Use e.g. 100 (0 returns the prompt unchanged)."
+    check_int("max_new_tokens", max_new_tokens, minimum=0, fix=fix)
+    if seed is not None:
+        check_int("seed", seed, minimum=0, fix="Use e.g. 0, or None for a different result each run.")
+
+
+def _check_token_id(argument: str, token_id: int, *, vocab_size: int) -> None:
+    """One token id (``bos_id``, ``eos_id``): an integer from 0 to vocab_size - 1."""
+    fix = f"Pass an id from your tokenizer's vocabulary (the model's vocab_size is {vocab_size})."
+    check_int(argument, token_id, minimum=0, maximum=vocab_size - 1, fix=fix)
+
+
+def _check_strategy(strategy: str, *, allowed: tuple[str, ...]) -> None:
+    """``strategy`` must be one of the names in ``allowed``."""
+    if strategy not in allowed:
+        names = ", ".join(repr(name) for name in allowed[:-1]) + f" or {allowed[-1]!r}"
+        fail("strategy", names, repr(strategy), f"Pick one of {names}.")
+
+
+def _check_beam_options(*, num_beams: int, length_penalty: float) -> None:
+    """At least one beam, and a finite length penalty (negative values favour shorter outputs)."""
+    check_int("num_beams", num_beams, minimum=1, fix="Use e.g. 4 (1 is greedy decoding).")
+    fix = "Use e.g. 1.0 (average log-probability per token); larger values favour longer outputs."
+    check_number("length_penalty", length_penalty, fix=fix)

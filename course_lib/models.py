@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.attention import keep_attention_weights
+from course_lib.attention import attention_weights_kept
 from course_lib.blocks import DecoderStack, EncoderStack, make_activation, make_layer_norm
 from course_lib.configs import (
     DecoderOnlyConfig,
@@ -189,11 +189,11 @@ class DecoderOnlyLM(nn.Module):
         With a cache, idx holds only the new tokens; their positions continue from ``cache.length``.
         """
         check_model_input("idx", idx, self.config, cache)
-        keep_attention_weights(self, return_attention)
-        x = self.embed(idx, 0 if cache is None else cache.length)  # (B, T, C)
-        x = self.decoder(x, cache=cache)  # (B, T, C)
+        with attention_weights_kept(self, enabled=return_attention):
+            x = self.embed(idx, 0 if cache is None else cache.length)  # (B, T, C)
+            x = self.decoder(x, cache=cache)  # (B, T, C)
+            attentions = self.decoder.attention_weights() if return_attention else None
         logits = self.lm_head(x)  # (B, T, V)
-        attentions = self.decoder.attention_weights() if return_attention else None
         return LMOutput(logits, lm_loss(logits, targets), attentions)
 
     def new_cache(self, batch_size: int) -> KVCache:
@@ -233,10 +233,10 @@ class EncoderOnlyLM(nn.Module):
         For masked-language-model training, targets are the original ids at masked positions, -100 elsewhere.
         """
         check_model_input("idx", idx, self.config, cache=None)
-        keep_attention_weights(self, return_attention)
-        x = self.encoder(self.embed(idx), mask=padding_mask)  # (B, T, C)
+        with attention_weights_kept(self, enabled=return_attention):
+            x = self.encoder(self.embed(idx), mask=padding_mask)  # (B, T, C)
+            attentions = self.encoder.attention_weights() if return_attention else None
         logits = self.lm_head(self.mlm_transform(x))  # (B, T, V)
-        attentions = self.encoder.attention_weights() if return_attention else None
         return LMOutput(logits, lm_loss(logits, targets), attentions)
 
 
@@ -292,14 +292,14 @@ class EncoderDecoderLM(nn.Module):
     ) -> LMOutput:
         """Encode src (B, S), decode tgt (B, T) -> LMOutput(logits (B, T, V), loss, and with return_attention
         the decoder's self- and cross-attention and the encoder's attention, per layer)."""
-        keep_attention_weights(self, return_attention)
-        memory = self.encode(src, src_padding_mask=src_padding_mask)  # (B, S, C)
-        out = self.decode(tgt, memory, src_padding_mask=src_padding_mask)
+        with attention_weights_kept(self, enabled=return_attention):
+            memory = self.encode(src, src_padding_mask=src_padding_mask)  # (B, S, C)
+            out = self.decode(tgt, memory, src_padding_mask=src_padding_mask)
+            if return_attention:
+                out.attentions = self.decoder.attention_weights()  # per layer (B, H, T, T)
+                out.cross_attentions = self.decoder.cross_attention_weights()  # per layer (B, H, T, S)
+                out.encoder_attentions = self.encoder.attention_weights()  # per layer (B, H, S, S)
         out.loss = lm_loss(out.logits, targets)
-        if return_attention:
-            out.attentions = self.decoder.attention_weights()  # per layer (B, H, T, T)
-            out.cross_attentions = self.decoder.cross_attention_weights()  # per layer (B, H, T, S)
-            out.encoder_attentions = self.encoder.attention_weights()  # per layer (B, H, S, S)
         return out
 
     def new_cache(self, batch_size: int) -> KVCache:

@@ -20,15 +20,16 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from itertools import pairwise
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from course_lib.validation import check_int, fail
+from course_lib.validation import check_ids_in_vocab, check_int, fail
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Checks shared by both tokenizers
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def _check_text(argument: str, text: str, *, allow_empty: bool = True) -> None:
@@ -46,8 +47,9 @@ def _check_text(argument: str, text: str, *, allow_empty: bool = True) -> None:
         )
 
 
-def _ids_to_list(ids: Sequence[int] | torch.Tensor, vocab_size: int) -> list[int]:
-    """Turn ``ids`` (a list of ints or a 1-D tensor of shape (T,)) into a list and check each id is in range."""
+def ids_to_list(ids: Sequence[int] | torch.Tensor, *, vocab_size: int) -> list[int]:
+    """The ids a person passes to ``decode`` (a list of ints or a 1-D tensor (T,)) as a list of ints,
+    each checked to be from 0 to vocab_size - 1."""
     if isinstance(ids, torch.Tensor):
         if ids.dim() != 1 or ids.is_floating_point():
             fail(
@@ -72,21 +74,21 @@ def _ids_to_list(ids: Sequence[int] | torch.Tensor, vocab_size: int) -> list[int
             f"{not_ints[0]!r} ({type(not_ints[0]).__name__})",
             "Convert with [int(i) for i in ids].",
         )
-    out_of_range = sorted({i for i in ids if not 0 <= i < vocab_size})
-    if out_of_range:
-        fail(
-            "ids",
-            f"token ids in [0, {vocab_size})",
-            f"out-of-range id(s) {', '.join(map(str, out_of_range))}",
-            f"Only decode ids made by this tokenizer (vocab_size {vocab_size}); check that the model's "
-            "vocab_size equals tokenizer.vocab_size.",
-        )
+    fix = f"Only decode ids made by this tokenizer (vocab_size {vocab_size}); check model and tokenizer agree."
+    check_ids_in_vocab("ids", ids, vocab_size=vocab_size, fix=fix)
     return list(ids)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+def _check_training_input(text: str, vocab_size: int) -> None:
+    """What both BPE trainers learn from: non-empty text, and a vocab_size above the 256 byte tokens."""
+    _check_text("text", text, allow_empty=False)
+    fix = "Use more than 256 (the byte tokens); e.g. 512 learns 256 merges."
+    check_int("vocab_size", vocab_size, minimum=257, fix=fix)
+
+
+# ------------------------------------------------------------------------------------------------------------
 # Character-level tokenizer
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 class CharTokenizer:
@@ -147,7 +149,7 @@ class CharTokenizer:
 
     def decode(self, ids: Sequence[int] | torch.Tensor) -> str:
         """List of ids (or a 1-D tensor (T,)) -> text."""
-        return "".join(self.chars[i] for i in _ids_to_list(ids, self.vocab_size))
+        return "".join(self.chars[i] for i in ids_to_list(ids, vocab_size=self.vocab_size))
 
     def to_dict(self) -> dict:
         return {"type": "char", "chars": list(self.chars)}
@@ -161,9 +163,9 @@ class CharTokenizer:
         return f"CharTokenizer(vocab_size={self.vocab_size})"
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Byte-pair encoding, from scratch
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 # Text is first cut into chunks (words with their leading space, numbers, runs of punctuation, runs of
 # whitespace), as GPT-2 does, so that merges never glue the end of one word to the start of the next.
@@ -243,13 +245,7 @@ class BPETokenizer:
 
     def train(self, text: str, vocab_size: int) -> BPETokenizer:
         """Learn ``vocab_size - 256`` merges from ``text``; forgets earlier merges. Returns ``self``."""
-        _check_text("text", text, allow_empty=False)
-        check_int(
-            "vocab_size",
-            vocab_size,
-            minimum=257,
-            fix="Use more than 256 (the byte tokens); e.g. 512 learns 256 merges.",
-        )
+        _check_training_input(text, vocab_size)
         # Each distinct chunk, as a tuple of byte ids, with how often it occurs.
         chunk_counts = Counter(re.findall(self.pattern, text))
         pieces = {tuple(chunk.encode("utf-8")): n for chunk, n in chunk_counts.items()}
@@ -257,7 +253,7 @@ class BPETokenizer:
         while self.vocab_size < vocab_size:
             pair_counts: Counter[tuple[int, int]] = Counter()
             for piece, n in pieces.items():
-                for pair in zip(piece, piece[1:]):
+                for pair in pairwise(piece):
                     pair_counts[pair] += n
             if not pair_counts:  # every chunk is already one token: nothing left to merge
                 break
@@ -275,7 +271,7 @@ class BPETokenizer:
         """Apply the merges to one chunk, earliest-learned merge first (as in training)."""
         ids = list(chunk.encode("utf-8"))
         while len(ids) >= 2:
-            pairs = set(zip(ids, ids[1:]))
+            pairs = set(pairwise(ids))
             pair = min(pairs, key=lambda p: self._rank.get(p, len(self.merges)))
             if pair not in self._rank:  # no pair left that we know how to merge
                 break
@@ -294,7 +290,7 @@ class BPETokenizer:
 
     def decode(self, ids: Sequence[int] | torch.Tensor) -> str:
         """Ids -> text. Bytes that are not valid UTF-8 (e.g. half a character) become '\ufffd'."""
-        data = b"".join(self.vocab[i] for i in _ids_to_list(ids, self.vocab_size))
+        data = b"".join(self.vocab[i] for i in ids_to_list(ids, vocab_size=self.vocab_size))
         return data.decode("utf-8", errors="replace")
 
     def to_dict(self) -> dict:
@@ -309,9 +305,9 @@ class BPETokenizer:
         return f"BPETokenizer(vocab_size={self.vocab_size})"
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Byte-pair encoding with Hugging Face tokenizers
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def train_hf_bpe(text: str, vocab_size: int) -> Tokenizer:
@@ -319,8 +315,7 @@ def train_hf_bpe(text: str, vocab_size: int) -> Tokenizer:
 
     ``tokenizer.encode(text).ids`` gives the ids, ``tokenizer.decode(ids)`` the text back.
     """
-    _check_text("text", text, allow_empty=False)
-    check_int("vocab_size", vocab_size, minimum=257, fix="Use more than 256 (the byte tokens), e.g. 512.")
+    _check_training_input(text, vocab_size)
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
@@ -333,9 +328,9 @@ def train_hf_bpe(text: str, vocab_size: int) -> Tokenizer:
     return tokenizer
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Rebuilding a tokenizer from its to_dict() output
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 _TOKENIZER_TYPES = {"char": CharTokenizer, "bpe": BPETokenizer}
 

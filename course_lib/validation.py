@@ -104,7 +104,7 @@ def check_token_ids(
         fix_dtype = "Build it with torch.tensor(ids, dtype=torch.long) or convert with .long()."
         fail(argument, "a LongTensor (torch.long) of token ids", given, fix_dtype)
     check_shape(argument, ids, shape, fix)
-    if ids.size(-1) == 0:
+    if ids.numel() == 0:
         fail(
             argument,
             "at least one token long",
@@ -116,7 +116,13 @@ def check_token_ids(
         check_ids_in_vocab(argument, [low if low < 0 else high], vocab_size=vocab_size)
 
 
-def check_ids_in_vocab(argument: str, ids: Sequence[int], *, vocab_size: int) -> None:
+def check_ids_in_vocab(
+    argument: str,
+    ids: Sequence[int],
+    *,
+    vocab_size: int,
+    fix: str = "Encode text with the tokenizer the model was built for (its vocab_size must equal the model's).",
+) -> None:
     """Every id in ``ids`` (a list of ints) must be from 0 to vocab_size - 1."""
     out_of_range = sorted({i for i in ids if not 0 <= i < vocab_size})
     if out_of_range:
@@ -124,5 +130,5 @@ def check_ids_in_vocab(argument: str, ids: Sequence[int], *, vocab_size: int) ->
             argument,
             f"token ids from 0 to vocab_size - 1 = {vocab_size - 1}",
             f"id {', '.join(map(str, out_of_range))}",
-            "Encode text with the tokenizer the model was built for (its vocab_size must equal the model's).",
+            fix,
         )

@@ -1,4 +1,4 @@
-"""Tests for course_lib.data: shipped corpora, splits, batches; and that data/ matches scripts/make_data.py."""
+"""Tests for course_lib.data: shipped corpora, splits, batches; data/ matches scripts/make_data.py."""
 
 from __future__ import annotations
 
@@ -28,9 +28,9 @@ def load_make_data():
     return module
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Shipped files
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def test_every_manifest_file_has_the_recorded_checksum_and_is_small():
@@ -76,9 +76,9 @@ def test_missing_shipped_corpus_says_to_run_make_data(monkeypatch, tmp_path):
         load_corpus("python-docs")
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # load_corpus on a path
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def test_load_corpus_reads_a_utf8_file(tmp_path):
@@ -96,7 +96,7 @@ def test_load_corpus_errors(tmp_path):
         load_corpus(str(tmp_path))
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("abc é".encode("latin-1"))
-    with pytest.raises(CourseInputError, match="non-UTF-8 byte at offset 4. Convert the file to UTF-8"):
+    with pytest.raises(CourseInputError, match=r"non-UTF-8 byte at offset 4\. Convert the file to UTF-8"):
         load_corpus(str(latin1))
     blank = tmp_path / "blank.txt"
     blank.write_text(" \n\n", encoding="utf-8")
@@ -106,9 +106,9 @@ def test_load_corpus_errors(tmp_path):
         load_corpus(3)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Checksums, encoding, splits, batches
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def test_text_checksum_is_sha256_of_utf8():
@@ -143,7 +143,7 @@ def test_split_train_val_rejects_fractions_outside_0_1(fraction):
 
 def test_split_train_val_rejects_too_short_and_2d_data():
     with pytest.raises(
-        CourseInputError, match="ids must be long enough to split with val_fraction=0.1, got 1 tokens"
+        CourseInputError, match=r"ids must be long enough to split with val_fraction=0\.1, got 1 tokens"
     ):
         split_train_val(torch.arange(1))
     with pytest.raises(

@@ -17,6 +17,7 @@ from transformers.generation.logits_process import (
     TopPLogitsWarper,
 )
 
+from course_lib import decoding
 from course_lib.attention import padding_mask
 from course_lib.configs import DecoderOnlyConfig, EncoderDecoderConfig
 from course_lib.decoding import (
@@ -28,6 +29,7 @@ from course_lib.decoding import (
     length_penalized_score,
     min_p_filter,
     next_token_distribution,
+    sample_next_token,
     top_k_filter,
     top_p_filter,
 )
@@ -56,9 +58,9 @@ def assert_same_filtering(ours: torch.Tensor, theirs: torch.Tensor) -> None:
     torch.testing.assert_close(ours[kept], theirs[kept])
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Filters equal Hugging Face's logits processors
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -131,9 +133,9 @@ def test_filters_do_not_modify_their_input():
     assert torch.equal(logits, before)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Filters do what their names say
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("k", [1, 3, 17])
@@ -216,9 +218,9 @@ def test_lower_temperature_gives_sharper_distribution():
     assert (entropy(0.5) < entropy(1.0)).all() and (entropy(1.0) < entropy(2.0)).all()
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # next_token_distribution
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def test_next_token_distribution_defaults_are_plain_softmax():
@@ -240,9 +242,9 @@ def test_next_token_distribution_rows_sum_to_one_and_respect_filters():
     assert ((probs > 0).sum(dim=-1) <= 5).all()
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Errors name the argument and say what to do
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -288,7 +290,7 @@ def test_next_token_distribution_rejects_bad_options(kwargs, match):
         ),
         (
             lambda x: apply_repetition_penalty(x, random_ids(0) + V, 1.2),
-            r"previous_ids must be token ids in \[0, 49\]",
+            r"previous_ids must be token ids from 0 to vocab_size - 1 = 49, got id",
         ),
     ],
 )
@@ -315,13 +317,44 @@ def test_integer_logits_are_rejected():
         top_p_filter(torch.zeros(2, 5, dtype=torch.long), 0.5)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (
+            lambda x, v: apply_temperature(x, v),
+            r"temperature must be in \[0.0, inf\], got (nan|inf)\. Use 1.0",
+        ),
+        (lambda x, v: top_p_filter(x, v), r"p must be in \(0.0, 1.0\], got (nan|inf)\. Use e.g. 0.9"),
+        (lambda x, v: min_p_filter(x, v), r"p must be in \[0.0, 1.0\], got (nan|inf)"),
+        (lambda x, v: apply_repetition_penalty(x, random_ids(0), v), r"penalty must be in \(0.0, inf\], got"),
+        (lambda x, v: next_token_distribution(x, temperature=v), r"temperature must be in \[0.0, inf\], got"),
+        (lambda x, v: next_token_distribution(x, top_p=v), r"top_p must be in \(0.0, 1.0\], got (nan|inf)"),
+        (lambda x, v: next_token_distribution(x, min_p=v), r"min_p must be in \[0.0, 1.0\], got (nan|inf)"),
+    ],
+)
+def test_filters_reject_nan_and_infinite_options(call, match, value):
+    """NaN compares false with every bound, so a range check alone would let it through."""
+    with pytest.raises(CourseInputError, match=match):
+        call(random_logits(0), value)
+
+
+def test_sample_next_token_draws_one_id_per_row_and_rejects_a_single_row_without_batch():
+    probs = next_token_distribution(random_logits(0), top_k=1)  # (B, V) one-hot on each row's argmax
+    assert torch.equal(sample_next_token(probs), random_logits(0).argmax(dim=-1))
+    with pytest.raises(
+        CourseInputError, match=r"probs must be a 2-D tensor of shape \(B, V\), got shape \(50,\)"
+    ):
+        sample_next_token(probs[0])
+
+
+# ------------------------------------------------------------------------------------------------------------
 # Beam search bookkeeping, on a stand-in model whose probabilities we choose
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 class BigramLM(nn.Module):
-    """Stand-in language model: the next token's logits are a row of a (V, V) table picked by the last token."""
+    """Stand-in language model: the next token's logits are the row of a (V, V) table for the last token."""
 
     def __init__(self, table: torch.Tensor, block_size: int = 16) -> None:
         super().__init__()
@@ -337,7 +370,7 @@ def random_bigram(seed: int, vocab: int = 4) -> BigramLM:
 
 
 def all_continuations(vocab: int, steps: int, eos_id: int | None) -> list[tuple[int, ...]]:
-    """Every continuation of at most ``steps`` tokens a search can end with: up to the first eos, or full length."""
+    """Every continuation of at most ``steps`` tokens a search can end with (up to the first eos, or full)."""
     found = set()
     for tokens in itertools.product(range(vocab), repeat=steps):
         if eos_id in tokens:
@@ -457,9 +490,9 @@ def test_length_penalized_score_follows_hugging_face():
     assert length_penalized_score(-8.0, 4, 2.0) == -0.5
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # generate on real (tiny, random) models
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def sharpen(model: nn.Module, seed: int) -> nn.Module:
@@ -604,9 +637,9 @@ def test_zero_new_tokens_returns_the_prompt():
     assert torch.equal(generate(tiny_gpt(), idx, 0), idx)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # beam_search on real models
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -654,9 +687,9 @@ def test_beam_search_beats_or_matches_greedy_score():
     assert len(wide.finished) == 5 and len(wide.trace) == 6
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # generate_seq2seq
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 BOS, EOS = 1, 2
 
@@ -730,7 +763,7 @@ def test_seq2seq_padding_mask_hides_source_padding(strategy):
     """A padded source with its padding mask gives the same output as the unpadded source alone."""
     model, pad = tiny_seq2seq(seed=4), 0
     short, long = [5, 7, 3], [4, 9, 6, 8, 10]
-    src = torch.tensor([short + [pad, pad], long])  # (2, 5): row 0 padded at the end
+    src = torch.tensor([[*short, pad, pad], long])  # (2, 5): row 0 padded at the end
     mask = padding_mask(src, pad)  # (2, 1, 1, 5)
     batched = generate_seq2seq(model, src, BOS, EOS, 6, strategy=strategy, num_beams=3, src_padding_mask=mask)
     alone = generate_seq2seq(model, torch.tensor([short]), BOS, EOS, 6, strategy=strategy, num_beams=3)
@@ -739,9 +772,9 @@ def test_seq2seq_padding_mask_hides_source_padding(strategy):
     assert not torch.equal(unmasked[0], batched[0])  # without the mask the padding changes the answer
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Errors of the generation functions
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -780,7 +813,7 @@ def test_seq2seq_padding_mask_hides_source_padding(strategy):
         (lambda m, x: generate(m, x, 5, seed=-1), r"seed must be an integer >= 0, got -1"),
         (
             lambda m, x: generate(m, x, 5, eos_id=12),
-            r"eos_id must be a token id below the vocabulary size 12, got 12",
+            r"eos_id must be an integer from 0 to 11, got 12\. .*vocab_size is 12",
         ),
         (
             lambda m, x: beam_search(m, x[:1], 5, num_beams=0),
@@ -792,7 +825,8 @@ def test_seq2seq_padding_mask_hides_source_padding(strategy):
         ),
         (
             lambda m, x: beam_search(m, x, 5, num_beams=2),
-            r"idx must be of shape \(1, T\) with dimension 0 equal to 1, got shape \(3, 3\)\. beam_search takes one prompt",
+            r"idx must be of shape \(1, T\) with dimension 0 equal to 1, got shape \(3, 3\)\. "
+            r"beam_search takes one prompt",
         ),
         (lambda m, x: beam_search(m, x[0], 5, num_beams=2), r"idx must be a 2-D tensor of shape \(1, T\)"),
         (
@@ -801,7 +835,8 @@ def test_seq2seq_padding_mask_hides_source_padding(strategy):
         ),
         (
             lambda m, x: generate_seq2seq(m, x, BOS, EOS, 5),
-            r"model must be an encoder-decoder model \(EncoderDecoderLM\), got DecoderOnlyLM\. For decoder-only models use generate",
+            r"model must be an encoder-decoder model \(EncoderDecoderLM\), got DecoderOnlyLM\. "
+            r"For decoder-only models use generate",
         ),
     ],
 )
@@ -815,7 +850,8 @@ def test_generation_rejects_bad_arguments(call, match):
     [
         (
             lambda m, x: generate(m, x, 5),
-            r"model must be a decoder-only model \(DecoderOnlyLM\), got EncoderDecoderLM\. For encoder-decoder models use generate_seq2seq",
+            r"model must be a decoder-only model \(DecoderOnlyLM\), got EncoderDecoderLM\. "
+            r"For encoder-decoder models use generate_seq2seq",
         ),
         (lambda m, x: beam_search(m, x[:1], 5, num_beams=2), r"model must be a decoder-only model"),
         (
@@ -832,7 +868,7 @@ def test_generation_rejects_bad_arguments(call, match):
         ),
         (
             lambda m, x: generate_seq2seq(m, x, 99, EOS, 5),
-            r"bos_id must be a token id below the vocabulary size 12, got 99",
+            r"bos_id must be an integer from 0 to 11, got 99\. .*vocab_size is 12",
         ),
         (
             lambda m, x: generate_seq2seq(m, x, BOS, None, 5),
@@ -848,3 +884,76 @@ def test_generation_rejects_bad_arguments(call, match):
 def test_seq2seq_generation_rejects_bad_arguments(call, match):
     with pytest.raises(CourseInputError, match=match):
         call(tiny_seq2seq(), prompts())
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (
+            lambda m, x: generate(m, x, 5, temperature=math.nan),
+            r"temperature must be in \[0.0, inf\], got nan",
+        ),
+        (lambda m, x: generate(m, x, 5, top_p=math.nan), r"top_p must be in \(0.0, 1.0\], got nan"),
+        (lambda m, x: generate(m, x, 5, min_p=math.inf), r"min_p must be in \[0.0, 1.0\], got inf"),
+        (
+            lambda m, x: generate(m, x, 5, repetition_penalty=math.inf),
+            r"repetition_penalty must be in \(0.0, inf\], got inf",
+        ),
+        (
+            lambda m, x: generate(m, x + 12, 5),
+            r"idx must be token ids from 0 to vocab_size - 1 = 11, got id \d+\. Encode text with",
+        ),
+        (
+            lambda m, x: beam_search(m, x[:1], 5, num_beams=2, length_penalty=math.nan),
+            r"length_penalty must be in \[-inf, inf\], got nan\. Use e.g. 1.0",
+        ),
+    ],
+)
+def test_generation_rejects_nan_infinite_and_out_of_vocabulary_arguments(call, match):
+    with pytest.raises(CourseInputError, match=match):
+        call(tiny_gpt(), prompts())
+
+
+def test_seq2seq_rejects_nan_options():
+    model, src = tiny_seq2seq(), prompts()
+    with pytest.raises(CourseInputError, match=r"temperature must be in \[0.0, inf\], got nan"):
+        generate_seq2seq(model, src, BOS, EOS, 5, strategy="sample", temperature=math.nan)
+    with pytest.raises(CourseInputError, match=r"length_penalty must be in \[-inf, inf\], got inf"):
+        generate_seq2seq(model, src, BOS, EOS, 5, strategy="beam", length_penalty=math.inf)
+
+
+def count_decoding_checks(monkeypatch) -> list[str]:
+    """Record every call decoding.py makes to the shared checkers of course_lib.validation."""
+    calls = []
+    for name in ("check_int", "check_number", "check_shape", "check_token_ids"):
+        original = getattr(decoding, name)
+
+        def counting(*args, _name=name, _original=original, **kwargs):
+            calls.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(decoding, name, counting)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        lambda m, s, n: generate(
+            m, prompts(), n, top_k=5, top_p=0.9, min_p=0.05, temperature=0.8, repetition_penalty=1.2, seed=0
+        ),
+        lambda m, s, n: generate(m, prompts(), n, strategy="greedy", repetition_penalty=1.2, use_cache=False),
+        lambda m, s, n: beam_search(m, prompts(batch=1), n, num_beams=3),
+        lambda m, s, n: generate_seq2seq(s, prompts(), BOS, EOS, n, strategy="sample", top_k=5, seed=0),
+        lambda m, s, n: generate_seq2seq(s, prompts(), BOS, EOS, n, strategy="beam", num_beams=2),
+    ],
+)
+def test_generation_checks_its_arguments_once_not_every_token(run, monkeypatch):
+    """The options are checked on entry; the loop then runs unchecked code, however many tokens it makes."""
+    gpt, seq2seq = tiny_gpt(), tiny_seq2seq()
+    calls = count_decoding_checks(monkeypatch)
+    run(gpt, seq2seq, 2)
+    checks_for_two_tokens = len(calls)
+    calls.clear()
+    run(gpt, seq2seq, 12)
+    assert checks_for_two_tokens > 0 and len(calls) == checks_for_two_tokens

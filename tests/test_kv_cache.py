@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from course_lib.configs import DecoderOnlyConfig, EncoderDecoderConfig
+from course_lib.decoding import generate
 from course_lib.kv_cache import KVCache
 from course_lib.models import DecoderOnlyLM, EncoderDecoderLM
 from course_lib.validation import CourseInputError
@@ -181,3 +182,22 @@ def test_a_sliding_cache_keeps_window_positions_and_counts_every_one():
         for _ in range(3 * BLOCK):
             model(ids(1, 1), cache=cache)
     assert cache.length == 4 * BLOCK and cache.stored == BLOCK
+
+
+@pytest.mark.parametrize("kind, n_layer", [("rotary", 1), ("learned", 2), ("sinusoidal", 2)])
+def test_generation_past_block_size_with_a_cache_matches_re_running_the_window(kind, n_layer):
+    """Exact where it must be: a one-layer sliding window, and models with a position table (whose full
+    fixed cache gives way to re-running the window)."""
+    torch.manual_seed(0)
+    model = DecoderOnlyLM(tiny(positional=kind, n_layer=n_layer))
+    prompt = ids(2, 5)
+    cached = generate(model, prompt, 3 * BLOCK, strategy="greedy", use_cache=True)
+    assert torch.equal(cached, generate(model, prompt, 3 * BLOCK, strategy="greedy", use_cache=False))
+
+
+def test_a_prompt_longer_than_block_size_feeds_its_last_window_to_the_cache():
+    torch.manual_seed(0)
+    model = DecoderOnlyLM(tiny(positional="rotary", n_layer=1))
+    prompt = ids(1, 2 * BLOCK)
+    cached = generate(model, prompt, 4, strategy="greedy", use_cache=True)
+    assert torch.equal(cached, generate(model, prompt, 4, strategy="greedy", use_cache=False))

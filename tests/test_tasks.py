@@ -1,4 +1,4 @@
-"""Tests for course_lib.tasks: the synthetic tasks, their shipped splits, vocabulary and both batch framings."""
+"""Tests for course_lib.tasks: the synthetic tasks, their shipped splits, vocabulary and both framings."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ from course_lib.tasks import (
 )
 from course_lib.validation import CourseInputError
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Making examples
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def test_tasks_follow_their_rules():
@@ -58,17 +58,17 @@ def test_make_task_errors():
         CourseInputError, match=r"name must be one of \['reverse', 'sort', 'add'\], got 'copy'"
     ):
         make_task("copy", 10, seed=0)
-    with pytest.raises(CourseInputError, match="n must be an integer >= 1, got 0"):
+    with pytest.raises(CourseInputError, match="n must be an integer from 1 to 100000, got 0"):
         make_task("reverse", 0, seed=0)
-    with pytest.raises(CourseInputError, match="n must be at most 100000"):
+    with pytest.raises(CourseInputError, match="n must be an integer from 1 to 100000, got 1000000"):
         make_task("add", 1_000_000, seed=0)
     with pytest.raises(CourseInputError, match=r"seed must be an integer, got 1.5 \(float\)"):
         make_task("sort", 10, seed=1.5)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Shipped splits
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", TASKS)
@@ -110,9 +110,9 @@ def test_exact_match():
         exact_match([], [])
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Vocabulary
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def test_vocab_specials_then_characters():
@@ -134,15 +134,21 @@ def test_vocab_errors():
     vocab = Seq2SeqVocab.for_task("reverse")
     with pytest.raises(CourseInputError, match=r"unknown character\(s\) '1', 'A'"):
         vocab.encode("aA1")
-    with pytest.raises(CourseInputError, match=r"ids must be token ids in \[0, 30\), got 30"):
+    with pytest.raises(
+        CourseInputError, match=r"ids must be token ids from 0 to vocab_size - 1 = 29, got id 30"
+    ):
         vocab.decode([30])
+    with pytest.raises(
+        CourseInputError, match=r"ids must be a 1-D integer tensor of shape \(T,\), got shape \(1, 3\)"
+    ):
+        vocab.decode(torch.tensor([[4, 4, 2]]))
     with pytest.raises(CourseInputError, match="chars must be a non-empty string of distinct characters"):
         Seq2SeqVocab("aba")
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Batches
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 PAIRS = [("abc", "cba"), ("ab", "ba")]
 A, B, C = 4, 5, 6  # ids of "a", "b", "c" in Seq2SeqVocab("abc")
@@ -187,7 +193,7 @@ def test_both_framings_predict_the_same_tokens(name):
 
 def test_batch_errors():
     vocab = Seq2SeqVocab("abc")
-    with pytest.raises(CourseInputError, match="pairs must be a non-empty list of .source, target. pairs"):
+    with pytest.raises(CourseInputError, match=r"pairs must be a non-empty list of .source, target. pairs"):
         seq2seq_batch([], vocab)
     with pytest.raises(CourseInputError, match="with non-empty sources"):
         decoder_only_batch([("", "a")], vocab)
