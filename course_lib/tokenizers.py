@@ -74,7 +74,7 @@ def ids_to_list(ids: Sequence[int] | torch.Tensor, *, vocab_size: int) -> list[i
             f"{not_ints[0]!r} ({type(not_ints[0]).__name__})",
             "Convert with [int(i) for i in ids].",
         )
-    fix = f"Only decode ids made by this tokenizer (vocab_size {vocab_size}); check model and tokenizer agree."
+    fix = f"Only decode ids made by this tokenizer (vocab_size {vocab_size}); check they agree."
     check_ids_in_vocab("ids", ids, vocab_size=vocab_size, fix=fix)
     return list(ids)
 
