@@ -5,6 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from types import SimpleNamespace
+from typing import ClassVar
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -14,6 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from course_lib import viz
+from course_lib.architecture import preset
 from course_lib.decoding import BeamNode, beam_search
 from course_lib.positional import sinusoidal_table
 from course_lib.validation import CourseInputError
@@ -216,9 +218,9 @@ def test_plot_training_history_from_dict_skips_missing_values():
 
 def test_plot_training_history_from_object_attributes():
     class History:
-        step = [1, 2]
-        train_loss = [2.0, 1.0]
-        val_loss = [2.5, 1.5]
+        step: ClassVar[list[int]] = [1, 2]
+        train_loss: ClassVar[list[float]] = [2.0, 1.0]
+        val_loss: ClassVar[list[float]] = [2.5, 1.5]
 
     fig = viz.plot_training_history(History())
     assert len(fig.axes[0].get_lines()) == 2
@@ -313,3 +315,26 @@ def test_plot_beam_tree_rejects_bad_traces():
         viz.plot_beam_tree(broken)
     with pytest.raises(CourseInputError, match=r"trace\[0\]\[0\] must be a node with .parent"):
         viz.plot_beam_tree([[(-1, 1, -0.5, False)]])
+
+
+# ---------------------------------------------------------------- plot_architecture_costs
+
+
+def test_plot_architecture_costs_parameters_and_memory():
+    fig = viz.plot_architecture_costs(preset("GPT-2 small"), title="GPT-2 small")
+    params_ax, memory_ax = fig.axes
+    assert tick_texts(params_ax.get_yticklabels()) == ["embeddings", "attention", "MLP", "norms", "head"]
+    assert sum(bar.get_width() for bar in params_ax.patches) == 124_439_808
+    assert params_ax.get_title() == "124.4M parameters"
+    assert [bar.get_width() for bar in memory_ax.patches][:2] == [4 * 124_439_808, 2 * 124_439_808]
+    assert "249 MB" in [text.get_text() for text in memory_ax.texts]
+    assert fig.get_suptitle() == "GPT-2 small"
+
+
+def test_plot_architecture_costs_encoder_has_no_cache():
+    fig = viz.plot_architecture_costs(preset("BERT-base"))
+    assert tick_texts(fig.axes[1].get_yticklabels())[-1] == "KV cache: none\n(encoder-only)"
+    with pytest.raises(
+        CourseInputError, match=r"arch must be a course_lib.architecture.Architecture, got str"
+    ):
+        viz.plot_architecture_costs("GPT-2 small")

@@ -14,12 +14,20 @@ import torch
 from ipywidgets.embed import dependency_state
 from matplotlib.figure import Figure
 
+from course_lib.architecture import (
+    format_bytes,
+    format_count,
+    kv_cache_bytes,
+    parameter_count,
+    preset,
+)
 from course_lib.configs import DecoderOnlyConfig
 from course_lib.models import DecoderOnlyLM
 from course_lib.validation import CourseInputError
 from course_lib.widgets import (
     CONTAINER_CLASS,
     OUTPUT_CLASS,
+    ArchitectureExplorer,
     AttentionMapWidget,
     SamplingWidget,
     TemperaturePreview,
@@ -283,6 +291,83 @@ def test_attention_widget_rejects_bad_input():
         AttentionMapWidget(weights, "hello!", head=3)
 
 
+# ---------------------------------------------------------------- ArchitectureExplorer
+
+
+def shown_total(view: ArchitectureExplorer) -> int:
+    return int(re.search(r'data-parameters="(\d+)"', view.output.value).group(1))
+
+
+def test_architecture_explorer_shows_gpt2_small_with_its_published_figure():
+    view = ArchitectureExplorer()
+    assert_course_widget(view, "architecture")
+    html = view.output.value
+    assert '<b class="course-parameter-count">124.4M</b> (124,439,808)' in html
+    assert "published: <b>124M</b>" in html and "GPT2LMHeadModel" in html
+    assert (view.layers.value, view.heads.value, view.width.value, view.context.value) == (12, 12, 768, 1024)
+    assert view.caption() == "GPT-2 small" and view.error is None
+    assert format_bytes(kv_cache_bytes(preset("GPT-2 small"))) in html
+
+
+def test_architecture_explorer_model_choice_sets_the_sliders():
+    view = ArchitectureExplorer()
+    view.model.value = "LLaMA-2-7B"
+    assert (view.layers.value, view.heads.value, view.width.value, view.context.value) == (32, 32, 4096, 4096)
+    assert "<b>6.74B</b>" in view.output.value and view.architecture == preset("LLaMA-2-7B")
+    view.model.value = "Mistral-7B"
+    assert "8 key/value heads: grouped-query" in view.output.value
+    assert "sliding window 4,096" in view.output.value
+    assert "KV cache at 32,768 tokens (only the last 4,096 are kept)" in view.output.value
+    view.model.value = "BERT-base"
+    assert "KV cache</td>" in view.output.value and "generates nothing" in view.output.value
+
+
+def test_architecture_explorer_doubling_layers_doubles_the_blocks():
+    view = ArchitectureExplorer()
+    before = parameter_count(view.architecture)
+    view.layers.value = 24
+    after = parameter_count(view.architecture)
+    assert after.non_embedding / before.non_embedding == pytest.approx(2, rel=1e-3)
+    assert after.embeddings == before.embeddings
+    assert shown_total(view) == after.total and format_count(after.total) in view.output.value
+    assert view.caption() == "GPT-2 small, modified"
+    assert "the published figure describes the unmodified model" in view.output.value
+
+
+def test_architecture_explorer_width_context_and_heads():
+    view = ArchitectureExplorer("Mistral-7B")
+    view.width.value = 2048  # the MLP keeps its width ratio
+    assert view.architecture.d_ff == 7168
+    view.context.value = 2048  # below the sliding window: the cache holds every token
+    assert view.architecture.context == 2048
+    assert format_bytes(kv_cache_bytes(view.architecture)) in view.output.value
+    view.heads.value = 16  # 4 query heads per key/value head, as in Mistral
+    assert view.architecture.kv_heads == 4
+    view.width.value = 3072
+    view.heads.value = 6  # 4 does not divide 6: one key/value head per query head
+    assert view.architecture.kv_heads == 6
+
+
+def test_architecture_explorer_reports_an_impossible_shape_and_recovers():
+    view = ArchitectureExplorer()
+    view.heads.value = 7  # 768 is not divisible by 7
+    assert view.error.startswith("d_model must be divisible by n_head=7, got 768")
+    assert "This shape is impossible" in view.output.value and "course-error" in view.output.value
+    assert view.architecture == preset("GPT-2 small")  # the last valid shape is kept
+    view.heads.value = 8
+    assert view.error is None and view.architecture.head_dim == 96
+
+
+def test_architecture_explorer_static_figure_and_errors():
+    view = ArchitectureExplorer("T5-base")
+    fig = view.static_figure()
+    assert isinstance(fig, Figure)
+    assert fig.get_suptitle() == "T5-base"
+    assert fig.axes[0].get_title() == "222.9M parameters"
+    with pytest.raises(CourseInputError, match=r"model must be one of \['GPT-2 small', .*\], got 'GPT-5'"):
+        ArchitectureExplorer("GPT-5")
+
+
 # ---------------------------------------------------------------- speed: each update well under 100 ms
 
 
@@ -294,5 +379,11 @@ def test_updates_are_fast():
     timings["sampling"] = median_update_ms(sampling.top_p, [0.5 + 0.02 * i for i in range(20)], sampling)
     attention = AttentionMapWidget(attention_weights(n_layer=4, n_head=4, t=64), ["tok"] * 64)
     timings["attention"] = median_update_ms(attention.head, [1, 2, 3, 0] * 5, attention)
+    explorer = ArchitectureExplorer()
+    timings["architecture layers"] = median_update_ms(explorer.layers, list(range(13, 33)), explorer)
+    timings["architecture context"] = median_update_ms(
+        explorer.context, [64 * i for i in range(1, 17)], explorer
+    )
+    timings["architecture model"] = median_update_ms(explorer.model, ["Mistral-7B", "T5-base"] * 5, explorer)
     print("median update ms:", {name: round(ms, 2) for name, ms in timings.items()})
     assert all(ms < 100 for ms in timings.values()), timings

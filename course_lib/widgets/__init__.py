@@ -1,0 +1,35 @@
+"""Interactive views for the notebooks (ipywidgets 8): move a slider, see the model's numbers change.
+
+One module per view; everything public is importable from ``course_lib.widgets``:
+
+- ``TemperaturePreview``    one slider over a fixed next-character distribution (notebook 00's widget check)
+- ``SamplingWidget``        temperature, top-k, top-p and min-p over any next-token logits (V,)
+- ``AttentionMapWidget``    layer and head sliders over attention weights (L, H, T_q, T_k)
+- ``ArchitectureExplorer``  a published model, or sliders for layers, heads, width and context: parameters,
+                            FLOPs per token, memory of the weights and of the KV cache (notebook 03)
+
+Each view is an ``ipywidgets.VBox``: show it by making it a cell's last value or with ``display(view)``.
+The live picture is plain HTML (a table with inline colours, no JavaScript, no network), so a slider
+move costs a few milliseconds, and a notebook saved with its widget state still shows the last picture
+when it is reopened without a kernel. ``static_figure()`` draws the same state with matplotlib (for
+printouts and exported notebooks).
+
+For browser tests: every view's top-level element has the CSS class ``course-widget`` plus one of
+``course-temperature-preview``, ``course-sampling``, ``course-attention``, ``course-architecture``; the
+picture that changes lives in the element with class ``course-widget-output``.
+"""
+
+from course_lib.widgets._common import CONTAINER_CLASS, OUTPUT_CLASS
+from course_lib.widgets.architecture import ArchitectureExplorer
+from course_lib.widgets.attention_map import AttentionMapWidget
+from course_lib.widgets.sampling import SamplingWidget
+from course_lib.widgets.temperature import TemperaturePreview
+
+__all__ = [
+    "CONTAINER_CLASS",
+    "OUTPUT_CLASS",
+    "ArchitectureExplorer",
+    "AttentionMapWidget",
+    "SamplingWidget",
+    "TemperaturePreview",
+]

@@ -1,0 +1,81 @@
+"""What every widget shares: CSS classes, fonts, the slider look, the layout and the probability bars."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+import torch
+
+from course_lib import viz
+
+CONTAINER_CLASS = "course-widget"
+OUTPUT_CLASS = "course-widget-output"
+
+FONT = "font-family: system-ui, sans-serif; font-size: 13px; line-height: 1.3; color: #222;"
+TOKEN_FONT = "font-family: ui-monospace, monospace; font-size: 14px;"
+_SLIDER_STYLE = {"description_width": "initial"}
+_SLIDER_LAYOUT = {"width": "400px"}  # a long track: easier to set precisely with a mouse or a touchpad
+_BAR_WIDTH_PX = 260  # a probability of 1.0 fills the whole bar
+
+
+def token_html(token: str) -> str:
+    """A token as safe HTML with visible whitespace."""
+    return html.escape(viz.display_token(token))
+
+
+def bars_html(labels: list[str], probs: torch.Tensor, before: torch.Tensor, order: torch.Tensor) -> str:
+    """One row per token in ``order``: label, bar and percentage.
+
+    probs: (V,) distribution shown in colour. before: (V,) distribution drawn as a grey bar behind it.
+    A token with probability 0 is greyed out; if it had some probability before, a filter removed
+    it and its label is struck through.
+    """
+    rows = []
+    for index in order.tolist():
+        p, b = probs[index].item(), before[index].item()
+        kept, removed = p > 0, p == 0 and b > 0
+        label_style = "" if kept else "color: #999;"
+        label_style += "text-decoration: line-through;" if removed else ""
+        value = f"removed (was {100 * b:.1f}%)" if removed else f"{100 * p:.1f}%"
+        rows.append(
+            f'<tr class="{"course-kept" if kept else "course-removed" if removed else "course-zero"}">'
+            f'<td style="{TOKEN_FONT} padding: 1px 8px 1px 0; text-align: right; {label_style}">'
+            f"{token_html(labels[index])}</td>"
+            f'<td style="padding: 1px 0;"><div style="position: relative; width: {_BAR_WIDTH_PX}px; '
+            f'height: 14px; background: #f2f2f2;">'
+            f'<div style="position: absolute; left: 0; top: 0; bottom: 0; width: {100 * b:.2f}%; '
+            f'background: {viz.REMOVED_COLOR};"></div>'
+            f'<div class="course-bar" style="position: absolute; left: 0; top: 0; bottom: 0; '
+            f'width: {100 * p:.2f}%; background: {viz.KEPT_COLOR};"></div></div></td>'
+            f'<td style="padding: 1px 0 1px 8px; {"" if kept else "color: #999;"}">{value}</td></tr>'
+        )
+    # The bottom margin keeps the last label (often "␣", which sits low) from being clipped by the widget box.
+    return f'<table style="border-collapse: collapse; margin-bottom: 8px; {FONT}">{"".join(rows)}</table>'
+
+
+def new_output() -> widgets.HTML:
+    """The HTML widget that shows a view's picture (tagged for the browser tests)."""
+    output = widgets.HTML()
+    output.add_class(OUTPUT_CLASS)
+    return output
+
+
+def slider(kind: type[widgets.Widget], **options) -> widgets.Widget:
+    """A slider of ``kind`` (FloatSlider, IntSlider) with the course's look (whole label, long track);
+    ``options`` may override the layout."""
+    return kind(**{"style": _SLIDER_STYLE, "layout": _SLIDER_LAYOUT, **options})
+
+
+def dropdown(**options) -> widgets.Dropdown:
+    """A drop-down list with the sliders' look (whole label, same width)."""
+    return widgets.Dropdown(**{"style": _SLIDER_STYLE, "layout": _SLIDER_LAYOUT, **options})
+
+
+def finish_layout(
+    view: widgets.VBox, kind: str, controls: list[widgets.Widget], output: widgets.HTML
+) -> None:
+    """Put controls above the output and tag the container with its CSS classes."""
+    view.children = [widgets.HBox(controls, layout=widgets.Layout(flex_flow="row wrap")), output]
+    view.add_class(CONTAINER_CLASS)
+    view.add_class(f"course-{kind}")
