@@ -1,17 +1,26 @@
 # Week 7: Transformers for Generative Tasks.
 #   make lab    set everything up (first time only) and open JupyterLab on the course
 #   make test   set everything up (first time only) and run every test
-# Everything lives in .venv inside this folder; nothing is installed system-wide
-# (except Chromium for the browser tests: `make browser-deps`, as root).
+# Everything lives in .venv inside this folder, at the versions in requirements/lock.txt; nothing is installed
+# system-wide except Chromium for the browser tests, which `make test` installs itself when it runs as root or
+# with passwordless sudo (otherwise it stops at once and prints the one command to run).
 
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.course-installed
+# Every installed version, transitive dependencies included (`make lock` writes it): a class next term gets
+# exactly what passed CI today.
+LOCK := requirements/lock.txt
+CONSTRAINTS ?= -c $(LOCK)
 TORCH_VERSION := 2.13.0
-# CPU-only wheels: a laptop never needs the multi-gigabyte CUDA build.
+# The one package index this project names: PyTorch's CPU-only wheels for torch alone, because pip's default
+# index serves Linux users the multi-gigabyte CUDA build. Everything else, torch's own dependencies included,
+# comes from pip's default index (PyPI, or the mirror your pip.conf or PIP_INDEX_URL names).
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+CHROMIUM := /usr/bin/chromium
+CHROMIUM_PACKAGES := chromium chromium-driver
 KERNEL_NAME := week07-transformers
 NOTEBOOKS := notebooks/week07_generative_transformers
 LAB_SETTINGS := $(CURDIR)/.jupyter/lab/user-settings
@@ -20,7 +29,7 @@ PORT ?= 8888
 # JupyterLab refuses to run as root (containers, CI, Binder's root shells) unless told it is fine.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)
 
-.PHONY: help setup lab test lint format unit-test notebook-test browser-test notebooks sync data checkpoints bench browser-deps clean
+.PHONY: help setup lab test lint format unit-test notebook-test browser-test notebooks sync data checkpoints bench browser-deps lock clean
 
 help:
 	@echo "make lab          set up (first time) and open JupyterLab on the course"
@@ -31,21 +40,23 @@ help:
 	@echo "make data         rebuild data/ (corpora and task splits) from installed sources"
 	@echo "make checkpoints  retrain the small pretrained checkpoints in data/checkpoints/"
 	@echo "make bench        training, generation, notebook and widget benchmarks -> benchmarks/"
-	@echo "make browser-deps install Chromium for the browser tests (Debian/Ubuntu, as root)"
+	@echo "make browser-deps install Chromium for the browser tests if missing (Debian/Ubuntu; make test runs it)"
+	@echo "make lock         re-resolve pyproject.toml's pins and record every version in $(LOCK)"
 	@echo "make clean        remove .venv and generated files"
 
 setup: $(STAMP)
 
-# torch first, on its own and CPU-only, so no other package can pull a CUDA build in.
-# A local wheel that pip already knows (find-links) is used when there is one.
-$(STAMP): pyproject.toml
+# torch first, on its own and CPU-only, so no other package can pull a CUDA build in: a local wheel that pip
+# already knows (find-links) when there is one, otherwise the CPU index; then its dependencies, then the rest.
+# Every install is held to the versions in $(LOCK).
+$(STAMP): pyproject.toml $(wildcard $(LOCK))
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed: install python3.11 and run make again."; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --no-index --no-deps "torch==$(TORCH_VERSION)" 2>/dev/null \
-	  || $(PY) -m pip install --quiet "torch==$(TORCH_VERSION)" --index-url $(TORCH_CPU_INDEX) --extra-index-url https://pypi.org/simple
-	$(PY) -m pip install --quiet "torch==$(TORCH_VERSION)"
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet $(CONSTRAINTS) --upgrade pip
+	$(PY) -m pip install --quiet $(CONSTRAINTS) --no-index --no-deps "torch==$(TORCH_VERSION)" 2>/dev/null \
+	  || $(PY) -m pip install --quiet $(CONSTRAINTS) --no-deps "torch==$(TORCH_VERSION)" --index-url $(TORCH_CPU_INDEX)
+	$(PY) -m pip install --quiet $(CONSTRAINTS) "torch==$(TORCH_VERSION)"
+	$(PY) -m pip install --quiet $(CONSTRAINTS) -e ".[test]"
 	$(PY) -c "import torch, sys; sys.exit('A CUDA build of torch was installed; run make clean, then make setup.' if torch.version.cuda else 0)"
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL_NAME) --display-name "Week 7 (transformers)" >/dev/null
 	touch $(STAMP)
@@ -60,8 +71,8 @@ lab: setup $(LAB_SETTINGS)
 	  --ServerApp.root_dir=$(CURDIR)/notebooks --LabApp.default_url=/lab/tree/week07_generative_transformers/00_welcome.ipynb
 
 # Everything: lint and format check, unit tests, the jupytext pairing check, nbval (strict) on every notebook,
-# the browser suite.
-test: setup lint
+# the browser suite. Chromium comes first, so a missing one stops the run before anything is installed.
+test: browser-deps setup lint
 	$(PY) -m pytest tests $(NOTEBOOKS) --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	  --nbval-cell-timeout=120 -p no:cacheprovider
 
@@ -79,7 +90,7 @@ unit-test: setup
 notebook-test: setup
 	$(PY) -m pytest -p tests.conftest $(NOTEBOOKS) --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
-browser-test: setup
+browser-test: browser-deps setup
 	$(PY) -m pytest tests/browser -p no:cacheprovider
 
 notebooks: setup sync
@@ -97,8 +108,28 @@ checkpoints: setup
 bench: setup
 	$(PY) -m benchmarks.run
 
+# Chromium for the browser tests: nothing to do when it is there; installed with apt-get as root or with
+# passwordless sudo; otherwise make stops with the one command that installs it.
 browser-deps:
-	apt-get update && apt-get install -y chromium chromium-driver
+	@test -x $(CHROMIUM) && exit 0; \
+	if ! command -v apt-get >/dev/null; then \
+	  echo "make test needs Chromium at $(CHROMIUM) for its browser tests; install it with your system's" \
+	    "package manager, then run make test again (make unit-test runs the tests that need no browser)." >&2; \
+	  exit 1; \
+	elif [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo"; \
+	else echo "make test needs Chromium ($(CHROMIUM)) for its browser tests, and installing it needs root." \
+	  "Run this once, then make test again:  sudo make browser-deps" >&2; exit 1; fi; \
+	echo "Installing Chromium for the browser tests: apt-get install $(CHROMIUM_PACKAGES)"; \
+	$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CHROMIUM_PACKAGES) >/dev/null
+
+# Resolve pyproject.toml's pins again without the old lock (in a fresh .venv after `make clean`, transitive
+# dependencies get their newest versions), then record every installed version. Commit the result.
+lock:
+	$(MAKE) --always-make $(STAMP) CONSTRAINTS=
+	{ echo "# Every package .venv holds, written by \`make lock\` (do not edit): pip install -c $(LOCK) ..."; \
+	  $(PY) -m pip freeze --all --exclude-editable | sed -E 's/\+[A-Za-z0-9.]+$$//'; } > $(LOCK)
+	touch $(STAMP)
 
 clean:
 	rm -rf $(VENV) .jupyter artifacts .pytest_cache course_lib.egg-info

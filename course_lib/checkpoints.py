@@ -11,15 +11,20 @@ A checkpoint is a directory with two files::
 Why not ``torch.save``? It pickles Python objects, and unpickling a file can run arbitrary code.
 safetensors stores tensors and nothing else, so loading a checkpoint never executes anything.
 
-Why a checksum? If ``model.safetensors`` is truncated by a failed download or overwritten by another
-run, loading it would quietly give a different model. Comparing its sha256 with the one written at
-save time catches that before any weight is used.
+Why checksums? If ``model.safetensors`` is truncated by a failed download or overwritten by another
+run, or someone edits ``n_head``, ``positional`` or a tokenizer character in ``checkpoint.json``, loading
+would quietly give a different model that generates garbage. So ``checkpoint.json`` records two digests:
+``metadata.weights_sha256`` (the weights file's bytes) and ``sha256``, which covers everything that
+decides the model's outputs: the weights' digest, the model and config classes, the config and the
+tokenizer (not the rest of ``metadata``: metrics and notes are free to edit). Loading recomputes both
+and names the file that changed before any weight is used.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,12 +41,27 @@ from course_lib.validation import CourseInputError
 
 WEIGHTS_FILE = "model.safetensors"
 METADATA_FILE = "checkpoint.json"
-FORMAT = "course_lib-checkpoint-v1"
+FORMAT = "course_lib-checkpoint-v2"  # v2: the sha256 covers config and tokenizer too (v1: the weights only)
 
 # The config classes a checkpoint may name. Looked up by name from this table only, never by import path.
 CONFIG_CLASSES = ("DecoderOnlyConfig", "EncoderOnlyConfig", "EncoderDecoderConfig")
 
-RETRAIN_HINT = "Re-run `make checkpoints` (for the course's checkpoints) or train the model again."
+# The one fix for any broken checkpoint (course_lib.env's check reuses it).
+RETRAIN_HINT = (
+    "Restore the course's checkpoints with `git checkout -- data/checkpoints` or rebuild them with "
+    "`make checkpoints`; retrain your own with `python -m course_lib.train`."
+)
+# checkpoint.json's entries and the JSON type each must have.
+RECORD_TYPES = {
+    "format": str,
+    "model_class": str,
+    "config_class": str,
+    "config": dict,
+    "tokenizer": dict,
+    "metadata": dict,
+    "sha256": str,
+}
+JSON_NAMES = {str: "a string", list: "a list", dict: "a JSON object"}
 
 
 class CheckpointError(CourseInputError):
@@ -66,16 +86,37 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def record_sha256(record: dict, weights_sha256: str) -> str:
+    """The sha256 of everything in ``record`` (a checkpoint.json dict) that decides the model's outputs:
+    the weights file's digest ``weights_sha256``, the model and config classes, the config, the tokenizer."""
+    covered = {key: record.get(key) for key in ("model_class", "config_class", "config", "tokenizer")}
+    covered["weights_sha256"] = weights_sha256
+    canonical = json.dumps(covered, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def holds_checkpoint(directory: Path) -> bool:
+    """True if ``directory`` already holds a checkpoint file (that saving there would replace)."""
+    return any((directory / name).exists() for name in (WEIGHTS_FILE, METADATA_FILE))
+
+
 def save_checkpoint(
     directory: str | Path, model: nn.Module, tokenizer: Any, metadata: dict | None = None
 ) -> Path:
     """Write ``model.safetensors`` and ``checkpoint.json`` into ``directory`` (created if needed).
 
-    model: a course_lib model (it has ``.config``). tokenizer: a course tokenizer (it has ``to_dict()``).
-    metadata: JSON-serialisable facts worth keeping, e.g. ``{"metrics": {...}, "seed": 0,
-    "data_sha256": "..."}``. The sha256 of the weights file and the course_lib version are added.
-    Returns the directory.
+    model: a course_lib model (it has ``.config``). tokenizer: a course tokenizer (it has ``to_dict()``)
+    with the model's ``vocab_size``. metadata: JSON-serialisable facts worth keeping, e.g.
+    ``{"metrics": {...}, "seed": 0, "data_sha256": "..."}``. The sha256 of the weights file and the
+    course_lib version are added. Both files get the permissions any new file gets here (with the usual
+    umask 022: readable by the group, e.g. on a shared JupyterHub). Returns the directory.
     """
+    _check_vocab_sizes(
+        tokenizer.vocab_size,
+        model.config.vocab_size,
+        tokenizer_name="the tokenizer passed to save_checkpoint",
+        fix="Save the model with the tokenizer it was built for.",
+    )
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     weights_path = directory / WEIGHTS_FILE
@@ -91,6 +132,14 @@ def save_checkpoint(
         "tokenizer": tokenizer.to_dict(),
         "metadata": full_metadata,
     }
+    record["sha256"] = record_sha256(record, full_metadata["weights_sha256"])
+    write_record(directory, record)
+    shutil.copymode(directory / METADATA_FILE, weights_path)  # safetensors writes owner-only (0600) files
+    return directory
+
+
+def write_record(directory: Path, record: dict) -> None:
+    """Write ``record`` as ``directory/checkpoint.json`` (sorted keys: same record, same bytes)."""
     try:
         text = json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False)
     except TypeError as error:
@@ -99,7 +148,6 @@ def save_checkpoint(
             "Convert tensors with .item() or .tolist() before saving."
         ) from None
     (directory / METADATA_FILE).write_text(text + "\n", encoding="utf-8")
-    return directory
 
 
 def unique_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -121,14 +169,17 @@ def unique_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
 def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
     """Rebuild the model and tokenizer saved by ``save_checkpoint``; the model is returned in eval mode.
 
-    Raises ``CheckpointError`` with a message saying what is wrong and what to do when the directory or
-    a file is missing, ``checkpoint.json`` is not valid JSON, the weights file's sha256 differs from the
-    recorded one, or the weights do not fit the recorded config.
+    Raises ``CheckpointError`` with a message naming the file, saying what is wrong and what to do, when
+    the directory or a file is missing, ``checkpoint.json`` is not valid JSON or has an entry of the wrong
+    type, the weights file's sha256 differs from the recorded one, the config, classes or tokenizer were
+    changed after saving, the weights do not fit the config, or the tokenizer's vocabulary size is not
+    the model's.
     """
     directory = Path(directory)
     record = _read_record(directory)
     weights_path = directory / WEIGHTS_FILE
-    _check_checksum(weights_path, record["metadata"].get("weights_sha256"))
+    weights_sha256 = file_sha256(weights_path)
+    _check_checksums(directory, record, weights_sha256)
     model = _build_model(record)
     try:
         tensors = load_file(str(weights_path), device=str(device))
@@ -143,12 +194,18 @@ def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -
         raise CheckpointError(
             f"{directory / METADATA_FILE} has an unusable tokenizer entry: {error}. {RETRAIN_HINT}"
         ) from None
+    _check_vocab_sizes(
+        tokenizer.vocab_size,
+        model.config.vocab_size,
+        tokenizer_name=f"the tokenizer in {directory / METADATA_FILE}",
+        fix=RETRAIN_HINT,
+    )
     model.to(device).eval()
     return Checkpoint(model=model, tokenizer=tokenizer, metadata=record["metadata"])
 
 
 def _read_record(directory: Path) -> dict:
-    """Read and sanity-check ``checkpoint.json``; both files must exist."""
+    """Read ``checkpoint.json`` and check that it has every entry, each of the right JSON type."""
     if not directory.is_dir():
         raise CheckpointError(
             f"checkpoint directory {str(directory)!r} does not exist. Check the path, or create it with "
@@ -167,24 +224,59 @@ def _read_record(directory: Path) -> dict:
         raise CheckpointError(
             f"{path} is not valid JSON ({error}); the file is corrupted. {RETRAIN_HINT}"
         ) from None
-    required = ("format", "config_class", "config", "tokenizer", "metadata")
-    missing = [key for key in required if not isinstance(record, dict) or key not in record]
+    if not isinstance(record, dict):
+        raise CheckpointError(f"{path} must hold a JSON object, got {_json_type(record)}. {RETRAIN_HINT}")
+    missing = [key for key in RECORD_TYPES if key not in record]
+    if record.get("format") not in (None, FORMAT):
+        raise CheckpointError(
+            f"{path} has format {record['format']!r}, expected {FORMAT!r} (an older course_lib wrote it, "
+            f"whose checksum did not cover the config and tokenizer). {RETRAIN_HINT}"
+        )
     if missing:
         raise CheckpointError(
             f"{path} lacks the entries {missing}; it was not written by save_checkpoint. {RETRAIN_HINT}"
         )
-    if record["format"] != FORMAT:
-        raise CheckpointError(f"{path} has format {record['format']!r}, expected {FORMAT!r}. {RETRAIN_HINT}")
+    for key, expected in RECORD_TYPES.items():
+        if not isinstance(record[key], expected):
+            raise CheckpointError(
+                f"{path}: the entry {key!r} must be {JSON_NAMES[expected]}, got "
+                f"{_json_type(record[key])}. {RETRAIN_HINT}"
+            )
     return record
 
 
-def _check_checksum(weights_path: Path, expected: str | None) -> None:
-    """Compare the weights file's sha256 with the one recorded at save time."""
-    actual = file_sha256(weights_path)
-    if actual != expected:
+def _json_type(value: object) -> str:
+    """How a JSON value reads in a message: ``null``, ``a list``, ``the number 3``..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool | int | float):
+        return f"the {'boolean' if isinstance(value, bool) else 'number'} {json.dumps(value)}"
+    return f"{JSON_NAMES[type(value)]} {json.dumps(value, ensure_ascii=False)[:40]}"
+
+
+def _check_checksums(directory: Path, record: dict, weights_sha256: str) -> None:
+    """The weights file and checkpoint.json must both be as they were saved."""
+    expected = record["metadata"].get("weights_sha256")
+    if weights_sha256 != expected:
         raise CheckpointError(
-            f"{weights_path} does not match the sha256 recorded in {METADATA_FILE} "
-            f"(expected {expected}, got {actual}): the file was changed or corrupted after saving. {RETRAIN_HINT}"
+            f"{directory / WEIGHTS_FILE} does not match the sha256 recorded in {METADATA_FILE} "
+            f"(expected {expected}, got {weights_sha256}): the file was changed or corrupted after saving. "
+            f"{RETRAIN_HINT}"
+        )
+    if record_sha256(record, weights_sha256) != record["sha256"]:
+        raise CheckpointError(
+            f"{directory / METADATA_FILE} does not match its recorded sha256: its config, model class or "
+            f"tokenizer was changed after saving, so the model would not be the one that was trained. "
+            f"{RETRAIN_HINT}"
+        )
+
+
+def _check_vocab_sizes(tokenizer_size: int, model_size: int, *, tokenizer_name: str, fix: str) -> None:
+    """A tokenizer and a model belong together only with the same vocabulary size."""
+    if tokenizer_size != model_size:
+        raise CheckpointError(
+            f"{tokenizer_name} must have the model's vocab_size {model_size}, got vocab_size "
+            f"{tokenizer_size}: the model would read or write token ids the tokenizer does not have. {fix}"
         )
 
 

@@ -23,10 +23,10 @@ REPO = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO / "data"
 EXPECTED_TORCH = "2.13.0"
 MIN_PYTHON = (3, 11)
-CHECKPOINT_FIX = (
-    "Run `git checkout -- data/checkpoints` to restore them, or `make checkpoints` to retrain them."
+SETUP_FIX = (
+    "In a terminal, in the course folder, run `make lab` (it installs what is missing) "
+    "and reopen this notebook."
 )
-SETUP_FIX = "In a terminal, in the course folder, run `make lab` (it installs what is missing) and reopen this notebook."
 
 
 @dataclass(frozen=True)
@@ -129,12 +129,12 @@ def check_data(data_dir: Path = DATA_DIR) -> Check:
 def check_checkpoints(checkpoint_dir: Path = DATA_DIR / "checkpoints") -> Check:
     """Every pretrained checkpoint the notebooks load is present and passes its own checksum."""
     try:  # imported here so that a broken install is reported as a failed check, not an import error
-        from course_lib.checkpoints import CheckpointError, load_checkpoint
+        from course_lib.checkpoints import RETRAIN_HINT, CheckpointError, load_checkpoint
     except ImportError as error:
         return Check("Checkpoints", False, f"cannot load checkpoints: {error}", SETUP_FIX)
     directories = sorted(path for path in checkpoint_dir.glob("*") if path.is_dir())
     if not directories:
-        return Check("Checkpoints", False, f"no checkpoints in {checkpoint_dir}", CHECKPOINT_FIX)
+        return Check("Checkpoints", False, f"no checkpoints in {checkpoint_dir}", RETRAIN_HINT)
     broken = []
     for directory in directories:
         try:
@@ -142,7 +142,7 @@ def check_checkpoints(checkpoint_dir: Path = DATA_DIR / "checkpoints") -> Check:
         except CheckpointError as error:
             broken.append(f"{directory.name} ({str(error).split('. ')[0]})")
     if broken:
-        return Check("Checkpoints", False, "; ".join(broken), CHECKPOINT_FIX)
+        return Check("Checkpoints", False, "; ".join(broken), RETRAIN_HINT)
     return Check("Checkpoints", True, f"{len(directories)} pretrained model(s) load and pass their checksum")
 
 

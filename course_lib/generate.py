@@ -7,7 +7,10 @@ Example::
 
 Only the continuation is printed (not the prompt). Bad input (a missing or damaged checkpoint, prompt
 characters the model has never seen, impossible sampling settings) prints one line starting with
-``error:`` to stderr and exits with status 2.
+``error:`` to stderr and exits with status 2; every option is checked before the checkpoint is loaded.
+Limits keep a run to seconds or minutes: at most ``MAX_BEAMS`` beams and ``MAX_NEW_TOKENS`` new tokens,
+a note when beams x new tokens exceeds that, and a temperature of 0 (greedy) or at least
+``MIN_TEMPERATURE`` (far smaller values overflow the logits to infinity).
 """
 
 from __future__ import annotations
@@ -18,14 +21,19 @@ import sys
 import torch
 
 from course_lib.checkpoints import load_checkpoint
+from course_lib.cli import MAX_SEED, check_seed, run_command, set_threads
 from course_lib.decoding import beam_search, generate
-from course_lib.train import one_line_error, set_threads
-from course_lib.validation import CourseInputError, check_int, check_number, fail
+from course_lib.models import is_encoder_decoder
+from course_lib.validation import check_int, check_number, fail
 
 STRATEGIES = ("greedy", "sample", "beam")
 SAMPLING_OPTIONS = ("temperature", "top_k", "top_p", "seed")  # used only by --strategy sample
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_BEAMS = 4
+MAX_BEAMS = 64
+MAX_NEW_TOKENS = 20_000  # also the beams x new tokens above which a note says the run may take minutes
+# Below this, sampling is greedy in all but name; far smaller values (1e-45) overflow logits / T to infinity.
+MIN_TEMPERATURE = 1e-3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-new-tokens",
         type=int,
         default=200,
-        help="how many tokens to add (one token = one character for char-level models; default: 200)",
+        help="how many tokens to add, at most "
+        f"{MAX_NEW_TOKENS:,} (one token = one character for char-level models; default: 200)",
     )
     parser.add_argument(
         "--strategy",
@@ -63,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="sample only: divide the logits by T before softmax; < 1 is safer, > 1 more surprising, "
-        "0 means greedy (default: 1.0)",
+        f"0 means greedy, otherwise at least {MIN_TEMPERATURE} (default: 1.0)",
     )
     parser.add_argument(
         "--top-k",
@@ -82,13 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--beams",
         type=int,
         default=None,
-        help=f"beam only: number of beams kept per step (default: {DEFAULT_BEAMS})",
+        help=f"beam only: number of beams kept per step, 1 to {MAX_BEAMS} (default: {DEFAULT_BEAMS})",
     )
     parser.add_argument(
         "--seed",
         type=int,
         default=None,
-        help="sample only: random seed; the same seed gives the same text (default: a new one each run)",
+        help=f"sample only: random seed, 0 to {MAX_SEED}; the same seed gives the same text "
+        "(default: a new one each run)",
     )
     parser.add_argument(
         "--threads",
@@ -101,14 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_options(args: argparse.Namespace) -> None:
     """Fail early, naming the command-line option, before the checkpoint is loaded."""
-    check_int("--max-new-tokens", args.max_new_tokens, minimum=0, fix="Use e.g. 200.")
+    check_int("--max-new-tokens", args.max_new_tokens, minimum=0, maximum=MAX_NEW_TOKENS, fix="Use e.g. 200.")
     if args.temperature is not None:
-        check_number(
-            "--temperature",
-            args.temperature,
-            low=0.0,
-            fix="Use 1.0 for the model's own distribution, e.g. 0.8 for safer text, 0 for greedy.",
-        )
+        check_temperature(args.temperature)
     if args.top_k is not None:
         check_int("--top-k", args.top_k, minimum=1, fix="Use e.g. 10, or leave it out to keep every token.")
     if args.top_p is not None:
@@ -121,9 +126,11 @@ def check_options(args: argparse.Namespace) -> None:
             fix="Use e.g. 0.9 (1.0 keeps every token).",
         )
     if args.beams is not None:
-        check_int("--beams", args.beams, minimum=1, fix="Use e.g. 4 (1 is the same as greedy).")
+        check_int(
+            "--beams", args.beams, minimum=1, maximum=MAX_BEAMS, fix="Use e.g. 4 (1 is the same as greedy)."
+        )
     if args.seed is not None:
-        check_int("--seed", args.seed, minimum=0, fix="Use e.g. 0.")
+        check_seed(args.seed)
     if not args.prompt:
         fail(
             "--prompt",
@@ -132,6 +139,33 @@ def check_options(args: argparse.Namespace) -> None:
             'Give some text to continue, e.g. --prompt "The ".',
         )
     check_options_fit_strategy(args)
+
+
+def check_temperature(temperature: float) -> None:
+    """``--temperature``: 0 (greedy) or a finite number from ``MIN_TEMPERATURE`` up."""
+    fix = "Use 1.0 for the model's own distribution, e.g. 0.8 for safer text, 0 for greedy."
+    check_number("--temperature", temperature, low=0.0, fix=fix)
+    if temperature != 0:
+        check_number("--temperature", temperature, low=MIN_TEMPERATURE, fix=f"{fix} Smaller values overflow.")
+
+
+def beam_count(args: argparse.Namespace) -> int:
+    """How many beams ``--strategy beam`` keeps: ``--beams`` or the default."""
+    return DEFAULT_BEAMS if args.beams is None else args.beams
+
+
+def warn_if_long(args: argparse.Namespace) -> None:
+    """A note on stderr when beam search will take more than ``MAX_NEW_TOKENS`` token steps (minutes)."""
+    if args.strategy != "beam":
+        return
+    beams = beam_count(args)
+    steps = args.max_new_tokens * beams
+    if steps > MAX_NEW_TOKENS:
+        print(
+            f"note: {args.max_new_tokens:,} new tokens x {beams} beams = {steps:,} token steps; this may "
+            "take minutes (Ctrl-C stops it). Fewer --beams or --max-new-tokens is faster.",
+            file=sys.stderr,
+        )
 
 
 def check_options_fit_strategy(args: argparse.Namespace) -> None:
@@ -171,13 +205,14 @@ def encode_prompt(tokenizer, prompt: str) -> list[int]:
     return tokenizer.encode(prompt)
 
 
-def run_cli(args: argparse.Namespace) -> str:
+def continue_prompt(args: argparse.Namespace) -> str:
     """Load the checkpoint, continue the prompt, return the continuation text."""
     check_options(args)
     set_threads(args.threads)
+    warn_if_long(args)
     checkpoint = load_checkpoint(args.checkpoint)
     model, tokenizer = checkpoint.model, checkpoint.tokenizer
-    if hasattr(model, "encode"):
+    if is_encoder_decoder(model):
         fail(
             "--checkpoint",
             "a decoder-only (GPT) model",
@@ -187,8 +222,9 @@ def run_cli(args: argparse.Namespace) -> str:
     prompt_ids = encode_prompt(tokenizer, args.prompt)
     idx = torch.tensor([prompt_ids], dtype=torch.long)  # (1, T)
     if args.strategy == "beam":
-        beams = DEFAULT_BEAMS if args.beams is None else args.beams
-        sequence = beam_search(model, idx, args.max_new_tokens, num_beams=beams).sequence  # (1, T + n)
+        sequence = beam_search(
+            model, idx, args.max_new_tokens, num_beams=beam_count(args)
+        ).sequence  # (1, T + n)
     else:
         temperature = DEFAULT_TEMPERATURE if args.temperature is None else args.temperature
         sequence = generate(
@@ -204,16 +240,15 @@ def run_cli(args: argparse.Namespace) -> str:
     return tokenizer.decode(sequence[0, len(prompt_ids) :].tolist())
 
 
+def run_cli(args: argparse.Namespace) -> int:
+    """Print the continuation the command line asks for; returns the exit status."""
+    print(continue_prompt(args))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: returns the exit status (2 with a one-line message for bad input)."""
-    args = build_parser().parse_args(argv)
-    try:
-        text = run_cli(args)
-    except (CourseInputError, OSError) as error:
-        print(one_line_error(error), file=sys.stderr)
-        return 2
-    print(text)
-    return 0
+    return run_command(run_cli, build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

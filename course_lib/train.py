@@ -33,14 +33,23 @@ from tqdm.auto import tqdm
 
 from course_lib import configs
 from course_lib.checkpoints import save_checkpoint
+from course_lib.cli import (
+    INTERRUPTED_STATUS,
+    MAX_SEED,
+    check_out_dir,
+    check_seed,
+    for_option,
+    run_command,
+    set_threads,
+)
 from course_lib.data import encode_corpus, get_batch, load_corpus, split_train_val, text_checksum
 from course_lib.models import build_model, count_parameters
 from course_lib.tokenizers import CharTokenizer
 from course_lib.validation import CourseInputError, check_int, check_number, fail
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Settings and learning-rate schedule
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -87,7 +96,7 @@ class TrainConfig:
                 low_inclusive=False,
                 fix="Use e.g. 60, or None for no time limit.",
             )
-        check_int("seed", self.seed, minimum=0, fix="Use e.g. 0.")
+        check_int("seed", self.seed, minimum=0, maximum=MAX_SEED, fix="Use e.g. 0.")
 
 
 def baby_gpt_reference_training() -> TrainConfig:
@@ -151,7 +160,7 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
-    """AdamW with weight decay on weight matrices and embeddings (2-D tensors) only, not on biases or norms."""
+    """AdamW with weight decay on weight matrices and embeddings (2-D tensors) only, not biases or norms."""
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
@@ -159,9 +168,9 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2))
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # The loop
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -208,10 +217,13 @@ def train(
 ) -> History:
     """Train ``model`` on token ids ``train_ids`` (N,) and evaluate on ``val_ids`` (M,); returns a History.
 
-    Stops after ``cfg.max_steps`` steps or once ``cfg.max_seconds`` of wall time have passed, whichever
-    comes first, and always evaluates at the first and the last step. ``progress`` shows a tqdm bar with
-    the loss. ``history.final`` holds train_loss, val_loss, steps, seconds (training only),
-    eval_seconds, tokens_per_second (training tokens per training second) and stopped_by.
+    Stops after ``cfg.max_steps`` steps, once ``cfg.max_seconds`` of wall time have passed, or at Ctrl-C
+    (``KeyboardInterrupt``), whichever comes first, and always evaluates at the first and the last step.
+    After Ctrl-C the model keeps the steps taken so far (a step cut off inside the optimizer may be
+    partly applied), the History is complete up to there, and ``stopped_by`` is ``"interrupted"``; a
+    second Ctrl-C during that last evaluation stops everything. ``progress`` shows a tqdm bar with the
+    loss. ``history.final`` holds train_loss, val_loss, steps, seconds (training only), eval_seconds,
+    tokens_per_second (training tokens per training second) and stopped_by.
     The model is left in eval mode, ready for generation.
     """
     if not isinstance(cfg, TrainConfig):
@@ -227,41 +239,47 @@ def train(
     start = time.perf_counter()
     train_seconds = 0.0
     step = 0
-    stopped_by = "max_steps"
     bar = tqdm(total=cfg.max_steps, disable=not progress, desc="training", unit="step", file=sys.stderr)
-    while True:
-        out_of_time = cfg.max_seconds is not None and time.perf_counter() - start >= cfg.max_seconds
-        finished = step >= cfg.max_steps or out_of_time
-        if step % cfg.eval_interval == 0 or finished:
-            train_loss = estimate_loss(model, train_ids, cfg.batch_size, cfg.eval_iters, eval_seed)
-            val_loss = estimate_loss(model, val_ids, cfg.batch_size, cfg.eval_iters, eval_seed)
-            history.step.append(step)
-            history.train_loss.append(train_loss)
-            history.val_loss.append(val_loss)
-            history.lr.append(lr_at(max(step - 1, 0), cfg))  # the rate of the step just taken
-            history.seconds.append(train_seconds)
-            history.wall_seconds.append(time.perf_counter() - start)
-            bar.set_postfix(val_loss=f"{val_loss:.3f}", refresh=False)
-        if finished:
-            stopped_by = "max_seconds" if out_of_time and step < cfg.max_steps else "max_steps"
-            break
 
-        tick = time.perf_counter()
-        lr = lr_at(step, cfg)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        x, y = get_batch(train_ids, block_size, cfg.batch_size, batch_generator)  # (B, T), (B, T)
-        loss = model(x.to(device), y.to(device)).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        loss_value = loss.item()  # waits for the step to finish (matters on a GPU)
-        train_seconds += time.perf_counter() - tick
-        step += 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss_value:.3f}", val_loss=f"{history.val_loss[-1]:.3f}", refresh=False)
+    def evaluate() -> None:
+        """Append one History row: the losses after ``step`` steps."""
+        train_loss = estimate_loss(model, train_ids, cfg.batch_size, cfg.eval_iters, eval_seed)
+        val_loss = estimate_loss(model, val_ids, cfg.batch_size, cfg.eval_iters, eval_seed)
+        history.step.append(step)
+        history.train_loss.append(train_loss)
+        history.val_loss.append(val_loss)
+        history.lr.append(lr_at(max(step - 1, 0), cfg))  # the rate of the step just taken
+        history.seconds.append(train_seconds)
+        history.wall_seconds.append(time.perf_counter() - start)
+        bar.set_postfix(val_loss=f"{val_loss:.3f}", refresh=False)
+
+    try:
+        while True:
+            out_of_time = cfg.max_seconds is not None and time.perf_counter() - start >= cfg.max_seconds
+            finished = step >= cfg.max_steps or out_of_time
+            if step % cfg.eval_interval == 0 or finished:
+                evaluate()
+            if finished:
+                stopped_by = "max_seconds" if out_of_time and step < cfg.max_steps else "max_steps"
+                break
+            tick = time.perf_counter()
+            x, y = get_batch(train_ids, block_size, cfg.batch_size, batch_generator)  # (B, T), (B, T)
+            loss_value = train_step(
+                model,
+                optimizer,
+                batch=(x.to(device), y.to(device)),
+                lr=lr_at(step, cfg),
+                grad_clip=cfg.grad_clip,
+            )
+            train_seconds += time.perf_counter() - tick
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_value:.3f}", val_loss=f"{history.val_loss[-1]:.3f}", refresh=False)
+    except KeyboardInterrupt:
+        stopped_by = "interrupted"
+        drop_partial_row(history)
+        if not history.step or history.step[-1] != step:
+            evaluate()
     bar.close()
     model.eval()
     history.final = {
@@ -276,9 +294,48 @@ def train(
     return history
 
 
-# ---------------------------------------------------------------------------------------------------------------
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    *,
+    batch: tuple[torch.Tensor, torch.Tensor],
+    lr: float,
+    grad_clip: float,
+) -> float:
+    """One optimizer step on ``batch`` = (inputs (B, T), targets (B, T)) at learning rate ``lr``.
+
+    Forward pass, backward pass, gradient norm clipped to ``grad_clip`` (0 = no clipping), optimizer step.
+    Returns the batch loss.
+    """
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    loss = model(*batch).loss
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return loss.item()  # waits for the step to finish (matters on a GPU)
+
+
+def drop_partial_row(history: History) -> None:
+    """Cut every History column to the same length: Ctrl-C can land between the appends of one row."""
+    columns = (
+        history.step,
+        history.train_loss,
+        history.val_loss,
+        history.lr,
+        history.seconds,
+        history.wall_seconds,
+    )
+    complete = min(len(column) for column in columns)
+    for column in columns:
+        del column[complete:]
+
+
+# ------------------------------------------------------------------------------------------------------------
 # Command line
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -288,13 +345,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a character-level decoder-only Transformer (a small GPT) on any UTF-8 text file. "
         "The last 10%% of the text is held out for validation. A tqdm progress bar with the loss goes to "
         "stderr; the last line on stdout is one JSON object with val_loss, train_loss, steps, seconds, "
-        "params and tokens_per_second.",
+        "params and tokens_per_second. Ctrl-C stops training, saves the steps so far to --out, prints the "
+        "summary and exits with status 130. Every option is checked before anything is loaded or trained.",
     )
     parser.add_argument(
         "--text", required=True, help="UTF-8 text file to train on (the last 10%% is validation)"
     )
     parser.add_argument(
-        "--out", required=True, help="directory for the checkpoint (model.safetensors + checkpoint.json)"
+        "--out",
+        required=True,
+        help="directory for the checkpoint (model.safetensors + checkpoint.json); created if needed, and "
+        "it must not hold a checkpoint already unless --overwrite is given",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a checkpoint that --out already holds (default: refuse, so no run is lost)",
     )
     parser.add_argument(
         "--config",
@@ -316,7 +382,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop training after this many seconds of wall time (default: no limit)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="random seed for initialisation and batches (default: 0)"
+        "--seed",
+        type=int,
+        default=0,
+        help=f"random seed for initialisation and batches, 0 to {MAX_SEED} (default: 0)",
     )
     parser.add_argument(
         "--threads",
@@ -327,48 +396,75 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def set_threads(threads: int | None) -> None:
-    """Use ``threads`` torch CPU threads, or never more than there are CPU cores."""
-    if threads is None:
-        threads = min(torch.get_num_threads(), os.cpu_count() or 1)
-    check_int("--threads", threads, minimum=1, fix="Use e.g. 2 (the number of CPU cores).")
-    torch.set_num_threads(threads)
+def check_options(args: argparse.Namespace) -> None:
+    """Fail on any bad option, named as typed, before the text is read or anything is trained.
+
+    ``--text`` is checked next, by reading it; ``--threads`` by ``set_threads``.
+    """
+    if args.max_steps is not None:
+        check_int("--max-steps", args.max_steps, minimum=1, fix="Use e.g. 2000.")
+    if args.max_seconds is not None:
+        check_number(
+            "--max-seconds",
+            args.max_seconds,
+            low=0.0,
+            low_inclusive=False,
+            fix="Use e.g. 60, or leave it out for no time limit.",
+        )
+    check_seed(args.seed)
+    check_out_dir(args.out, overwrite=args.overwrite)
 
 
-def run_cli(args: argparse.Namespace) -> dict:
-    """Train as the command line asks, save the checkpoint and return the summary printed as JSON."""
-    set_threads(args.threads)
-    model_preset, train_preset = PRESETS[args.config]
-    cfg = train_preset()
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The preset's training settings with the command line's changes (options already checked)."""
+    cfg = PRESETS[args.config][1]()
     max_steps = cfg.max_steps if args.max_steps is None else args.max_steps
-    check_int("--max-steps", max_steps, minimum=1, fix="Use e.g. 2000.")
-    cfg = replace(
+    return replace(
         cfg,
         max_steps=max_steps,
         max_seconds=args.max_seconds,
         seed=args.seed,
         eval_interval=min(cfg.eval_interval, max_steps),
-    )  # replace() re-runs the checks
+    )
 
+
+def load_text(path: str) -> tuple[str, CharTokenizer, torch.Tensor]:
+    """Read ``--text``: the text, a character tokenizer for it and its token ids (N,)."""
     try:
-        text = load_corpus(args.text)
+        text = load_corpus(path)
     except CourseInputError as error:
-        raise CourseInputError(f"--text: {error}") from None
+        raise for_option(error, argument="name_or_path", option="--text") from None
     tokenizer = CharTokenizer.from_text(text)
-    ids = encode_corpus(text, tokenizer)  # (N,)
+    return text, tokenizer, encode_corpus(text, tokenizer)
+
+
+def fit_block_size(config: configs.DecoderOnlyConfig, *, val_length: int, text_length: int) -> None:
+    """A short text still trains: shrink the context so one validation window fits."""
+    if val_length > config.block_size:
+        return
+    if val_length < 9:
+        fail(
+            "--text",
+            "a text of at least 90 characters (its last 10% is the validation set)",
+            f"{text_length} characters",
+            "Pass a longer text file.",
+        )
+    config.block_size = val_length - 1
+    print(f"note: the text is short, so block_size is reduced to {config.block_size}", file=sys.stderr)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Train as the command line asks, save the checkpoint, print the JSON summary; returns the exit status.
+
+    Ctrl-C during training still saves the steps so far, says where, and returns 130.
+    """
+    check_options(args)
+    set_threads(args.threads)
+    cfg = train_config(args)
+    text, tokenizer, ids = load_text(args.text)
     train_ids, val_ids = split_train_val(ids, val_fraction=0.1)
-    config = model_preset(tokenizer.vocab_size)
-    if len(val_ids) <= config.block_size:
-        # A short text still trains: shrink the context so one validation window fits.
-        if len(val_ids) < 9:
-            fail(
-                "--text",
-                "a text of at least 90 characters (its last 10% is the validation set)",
-                f"{len(ids)} characters",
-                "Pass a longer text file.",
-            )
-        config.block_size = len(val_ids) - 1
-        print(f"note: the text is short, so block_size is reduced to {config.block_size}", file=sys.stderr)
+    config = PRESETS[args.config][0](tokenizer.vocab_size)
+    fit_block_size(config, val_length=len(val_ids), text_length=len(ids))
 
     torch.manual_seed(cfg.seed)
     model = build_model(config)
@@ -394,24 +490,19 @@ def run_cli(args: argparse.Namespace) -> dict:
         "history": history.to_dict(),
     }
     save_checkpoint(args.out, model, tokenizer, metadata)
-    return summary
-
-
-def one_line_error(error: Exception) -> str:
-    """The message a command prints for bad input: ``error: ...`` on a single line, no traceback."""
-    return "error: " + " ".join(str(error).split())
+    print(json.dumps(summary))
+    if summary["stopped_by"] != "interrupted":
+        return 0
+    print(
+        f"interrupted (Ctrl-C) after {summary['steps']} steps: saved the checkpoint so far to {args.out}",
+        file=sys.stderr,
+    )
+    return INTERRUPTED_STATUS
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: returns the exit status (2 with a one-line message for bad input)."""
-    args = build_parser().parse_args(argv)
-    try:
-        summary = run_cli(args)
-    except (CourseInputError, OSError) as error:
-        print(one_line_error(error), file=sys.stderr)
-        return 2
-    print(json.dumps(summary))
-    return 0
+    """Entry point: returns the exit status (2 with a one-line message for bad input, 130 after Ctrl-C)."""
+    return run_command(run_cli, build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -103,8 +103,9 @@ def make_checkpoint(name: str, recipe: Recipe) -> Path:
     loaded = load_checkpoint(directory)  # the round trip must work
     prompt = torch.tensor([loaded.tokenizer.encode(recipe.prompt)])
     sample = loaded.tokenizer.decode(generate(loaded.model, prompt, 120, strategy="greedy")[0].tolist())
+    final = history.final
     print(
-        f"{name}: val loss {history.final['val_loss']:.4f} after {history.final['steps']} steps in {seconds:.0f} s, "
+        f"{name}: val loss {final['val_loss']:.4f} after {final['steps']} steps in {seconds:.0f} s, "
         f"{size / 1e6:.2f} MB, sha256 of {WEIGHTS_FILE} {loaded.metadata['weights_sha256'][:16]}..."
     )
     print(f"  sample: {sample!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -36,10 +37,14 @@ def saved(tmp_path: Path) -> tuple[Path, torch.nn.Module, CharTokenizer]:
     return directory, model, tokenizer
 
 
-def edit_json(directory: Path, change) -> None:
+def edit_json(directory: Path, change, reseal: bool = False) -> None:
+    """Apply ``change`` to checkpoint.json; ``reseal`` also records the new checksum, as a bug in saving
+    (not an edit by hand) would, so that the checks behind the checksum can be reached."""
     path = directory / checkpoints.METADATA_FILE
     record = json.loads(path.read_text(encoding="utf-8"))
     change(record)
+    if reseal:
+        record["sha256"] = checkpoints.record_sha256(record, record["metadata"]["weights_sha256"])
     path.write_text(json.dumps(record), encoding="utf-8")
 
 
@@ -113,7 +118,7 @@ def test_missing_directory(tmp_path):
 def test_missing_file(saved, name):
     directory = saved[0]
     (directory / name).unlink()
-    with pytest.raises(CheckpointError, match=rf"has no {name} .*needs both.*Re-run `make checkpoints`"):
+    with pytest.raises(CheckpointError, match=rf"has no {name} .*needs both.*`make checkpoints`"):
         load_checkpoint(directory)
 
 
@@ -148,40 +153,40 @@ def test_changed_weights_fail_the_checksum(saved):
 
 def test_config_with_other_shapes_names_the_tensor_and_both_shapes(saved):
     directory = saved[0]
-    edit_json(directory, lambda record: record["config"].update(vocab_size=20))
+    edit_json(directory, lambda record: record["config"].update(vocab_size=20), reseal=True)
     with pytest.raises(
         CheckpointError,
         match=r"tensor 'embed\.token\.weight' has shape \(16, 16\) in .*model\.safetensors "
         r"but the config builds shape \(20, 16\): the config does not match the weights",
     ):
         load_checkpoint(directory)
-    edit_json(directory, lambda record: record["config"].update(vocab_size=16, n_embd=32))
+    edit_json(directory, lambda record: record["config"].update(vocab_size=16, n_embd=32), reseal=True)
     with pytest.raises(CheckpointError, match=r"tensor '\S+' has shape \(16,\) .*builds shape \(32,\)"):
         load_checkpoint(directory)
 
 
 def test_config_with_fewer_layers_names_the_extra_tensor(saved):
     directory = saved[0]
-    edit_json(directory, lambda record: record["config"].update(n_layer=1))
+    edit_json(directory, lambda record: record["config"].update(n_layer=1), reseal=True)
     with pytest.raises(CheckpointError, match=r"holds a tensor 'decoder\.blocks\.1\..*' .*does not have"):
         load_checkpoint(directory)
 
 
 def test_config_with_more_layers_names_the_missing_tensor(saved):
     directory = saved[0]
-    edit_json(directory, lambda record: record["config"].update(n_layer=3))
+    edit_json(directory, lambda record: record["config"].update(n_layer=3), reseal=True)
     with pytest.raises(CheckpointError, match=r"lacks the tensor 'decoder\.blocks\.2\..*' .*does not match"):
         load_checkpoint(directory)
 
 
 def test_invalid_config_and_unknown_config_class(saved):
     directory = saved[0]
-    edit_json(directory, lambda record: record["config"].update(n_head=3))
+    edit_json(directory, lambda record: record["config"].update(n_head=3), reseal=True)
     with pytest.raises(
         CheckpointError, match=r"the config in checkpoint.json is invalid: n_embd must be divisible"
     ):
         load_checkpoint(directory)
-    edit_json(directory, lambda record: record.update(config_class="os.system"))
+    edit_json(directory, lambda record: record.update(config_class="os.system"), reseal=True)
     with pytest.raises(CheckpointError, match=r"config_class must be one of .*got 'os.system'"):
         load_checkpoint(directory)
 
@@ -191,3 +196,113 @@ def test_metadata_must_be_json(tmp_path):
         save_checkpoint(
             tmp_path / "bad", tiny_model(), CharTokenizer.from_text(TEXT), {"loss": torch.tensor(1.0)}
         )
+
+
+def swap_first_two_characters(record: dict) -> None:
+    chars = record["tokenizer"]["chars"]
+    chars[0], chars[1] = chars[1], chars[0]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda record: record["config"].update(n_head=4),  # same weights, other attention
+        lambda record: record["config"].update(positional="sinusoidal"),
+        lambda record: record["config"].update(layer_norm_eps=1e-3),
+        swap_first_two_characters,
+        lambda record: record.update(config_class="EncoderOnlyConfig"),
+    ],
+    ids=["n_head", "positional", "layer_norm_eps", "tokenizer", "config_class"],
+)
+def test_any_edit_that_changes_outputs_fails_the_checksum_naming_the_file(saved, change):
+    directory = saved[0]
+    edit_json(directory, change)
+    with pytest.raises(
+        CheckpointError,
+        match=r"ckpt/checkpoint\.json does not match its recorded sha256: its config, model class or "
+        r"tokenizer was changed after saving.*`make checkpoints`",
+    ):
+        load_checkpoint(directory)
+
+
+def test_metadata_is_not_covered_by_the_checksum(saved):
+    directory = saved[0]
+    edit_json(directory, lambda record: record["metadata"].update(note="trained in class"))
+    assert load_checkpoint(directory).metadata["note"] == "trained in class"
+
+
+def test_checkpoint_json_records_the_checksum_of_config_tokenizer_and_weights(saved):
+    directory = saved[0]
+    record = json.loads((directory / checkpoints.METADATA_FILE).read_text(encoding="utf-8"))
+    assert record["format"] == checkpoints.FORMAT
+    weights = checkpoints.file_sha256(directory / checkpoints.WEIGHTS_FILE)
+    assert record["sha256"] == checkpoints.record_sha256(record, weights)
+    assert record["sha256"] != checkpoints.record_sha256(record, "0" * 64)
+    assert record["sha256"] != checkpoints.record_sha256({**record, "tokenizer": {}}, weights)
+
+
+def test_tokenizer_and_model_vocabularies_must_agree(saved, tmp_path):
+    directory = saved[0]
+    edit_json(directory, lambda record: record["tokenizer"]["chars"].pop(), reseal=True)
+    with pytest.raises(
+        CheckpointError,
+        match=r"the tokenizer in .*checkpoint\.json must have the model's vocab_size 16, got vocab_size 15",
+    ):
+        load_checkpoint(directory)
+    with pytest.raises(
+        CheckpointError, match=r"the tokenizer passed to save_checkpoint must have the model's vocab_size 16"
+    ):
+        save_checkpoint(tmp_path / "mismatch", tiny_model(), CharTokenizer.from_text("abc"))
+    assert not (tmp_path / "mismatch").exists()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda record: record.update(metadata=None),
+            r"'metadata' must be a JSON object, got null",
+        ),
+        (
+            lambda record: record.update(config=[1, 2]),
+            r"'config' must be a JSON object, got a list",
+        ),
+        (lambda record: record.update(tokenizer="chars"), r"'tokenizer' must be a JSON object, got a string"),
+        (lambda record: record.update(sha256=7), r"the entry 'sha256' must be a string, got the number 7"),
+        (lambda record: record.pop("sha256"), r"lacks the entries \['sha256'\]"),
+        (
+            lambda record: record.update(format="course_lib-checkpoint-v1"),
+            r"has format 'course_lib-checkpoint-v1', expected 'course_lib-checkpoint-v2' \(an older",
+        ),
+    ],
+    ids=["metadata null", "config list", "tokenizer string", "sha256 number", "no sha256", "format v1"],
+)
+def test_malformed_entries_give_a_clear_error(saved, change, message):
+    directory = saved[0]
+    edit_json(directory, change)
+    with pytest.raises(CheckpointError, match=r"checkpoint\.json.*" + message + r".*`make checkpoints`"):
+        load_checkpoint(directory)
+
+
+def test_checkpoint_json_that_is_not_an_object(saved):
+    directory = saved[0]
+    (directory / checkpoints.METADATA_FILE).write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(CheckpointError, match=r"checkpoint\.json must hold a JSON object, got a list"):
+        load_checkpoint(directory)
+
+
+def test_saved_files_are_readable_by_the_group(tmp_path):
+    old = os.umask(0o022)
+    try:
+        directory = save_checkpoint(tmp_path / "shared", tiny_model(), CharTokenizer.from_text(TEXT))
+    finally:
+        os.umask(old)
+    modes = {path.name: path.stat().st_mode & 0o777 for path in directory.iterdir()}
+    assert modes == {"model.safetensors": 0o644, "checkpoint.json": 0o644}
+
+
+def test_holds_checkpoint(saved, tmp_path):
+    assert checkpoints.holds_checkpoint(saved[0])
+    assert not checkpoints.holds_checkpoint(tmp_path)
+    (tmp_path / checkpoints.WEIGHTS_FILE).write_bytes(b"")
+    assert checkpoints.holds_checkpoint(tmp_path)

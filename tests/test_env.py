@@ -7,7 +7,7 @@ import shutil
 import tomllib
 from pathlib import Path
 
-from course_lib import env
+from course_lib import checkpoints, env
 
 
 def test_every_check_passes_in_the_course_environment() -> None:
@@ -71,3 +71,15 @@ def test_shipped_checkpoints_are_checked(tmp_path: Path) -> None:
     assert (
         not check.ok and check.found.startswith("char_gpt_python_docs (") and "make checkpoints" in check.fix
     )
+
+
+def test_an_edited_checkpoint_config_is_reported_with_the_one_checkpoint_fix(tmp_path: Path) -> None:
+    copy = tmp_path / "char_gpt_python_docs"
+    shutil.copytree(env.DATA_DIR / "checkpoints" / "char_gpt_python_docs", copy)
+    record = copy / "checkpoint.json"
+    text = record.read_text(encoding="utf-8")
+    assert '"n_head": 4' in text
+    record.write_text(text.replace('"n_head": 4', '"n_head": 2'), encoding="utf-8")
+    check = env.check_checkpoints(tmp_path)
+    assert not check.ok and "checkpoint.json does not match its recorded sha256" in check.found
+    assert check.fix == checkpoints.RETRAIN_HINT and "git checkout -- data/checkpoints" in check.fix

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -162,7 +163,7 @@ def test_help_explains_every_option(capsys):
         (["--top-k", "0"], r"--top-k must be an integer >= 1, got 0"),
         (["--top-p", "0"], r"--top-p must be in \(0\.0, 1\.0\], got 0\.0\. Use e\.g\. 0\.9"),
         (["--top-p", "1.5"], r"--top-p must be in \(0\.0, 1\.0\], got 1\.5"),
-        (["--strategy", "beam", "--beams", "0"], r"--beams must be an integer >= 1, got 0"),
+        (["--strategy", "beam", "--beams", "0"], r"--beams must be an integer from 1 to 64, got 0"),
         (
             ["--beams", "4"],
             r"--beams must be used with --strategy beam, got --strategy sample\. Add --strategy beam",
@@ -176,13 +177,13 @@ def test_help_explains_every_option(capsys):
             r"--temperature must be used with --strategy sample, got "
             r"--strategy beam",
         ),
-        (["--max-new-tokens", "-1"], r"--max-new-tokens must be an integer >= 0, got -1"),
-        (["--seed", "-2"], r"--seed must be an integer >= 0, got -2"),
+        (["--max-new-tokens", "-1"], r"--max-new-tokens must be an integer from 0 to 20000, got -1"),
+        (["--seed", "-2"], r"--seed must be an integer from 0 to 9223372036854775807, got -2"),
     ],
 )
 def test_bad_options_fail_with_one_clear_line(checkpoint, capsys, args, message):
     options = {"--prompt": "the "}
-    for name, value in zip(args[::2], args[1::2]):
+    for name, value in zip(args[::2], args[1::2], strict=True):
         options[name] = value
     flat = [item for pair in options.items() for item in pair]
     status, out, err = run_main(capsys, "--checkpoint", str(checkpoint), *flat)
@@ -221,3 +222,97 @@ def test_errors_from_the_command_line_have_no_traceback(tmp_path):
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert re.search(r"^error: checkpoint directory .* has no checkpoint\.json", result.stderr)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--temperature", "nan"], r"--temperature must be in \[0\.0, inf\], got nan"),
+        (["--temperature", "inf"], r"--temperature must be in \[0\.0, inf\], got inf"),
+        (
+            ["--temperature", "1e-45"],
+            r"--temperature must be in \[0\.001, inf\], got 1e-45\. Use 1\.0 .* 0 for greedy\. "
+            r"Smaller values overflow",
+        ),
+        (["--top-p", "nan"], r"--top-p must be in \(0\.0, 1\.0\], got nan"),
+        (["--top-p=-inf"], r"--top-p must be in \(0\.0, 1\.0\], got -inf"),
+        (
+            ["--seed", str(2**63)],
+            r"--seed must be an integer from 0 to 9223372036854775807, got 9223372036854775808",
+        ),
+        (["--seed", str(2**64)], r"--seed must be an integer from 0 to 9223372036854775807"),
+        (["--strategy", "beam", "--beams", "100000"], r"--beams must be an integer from 1 to 64, got 100000"),
+        (
+            ["--max-new-tokens", "1000000000"],
+            r"--max-new-tokens must be an integer from 0 to 20000, got 1000000000",
+        ),
+        (["--threads", "0"], r"--threads must be an integer >= 1, got 0"),
+    ],
+)
+def test_every_option_is_checked_before_the_checkpoint_is_loaded(monkeypatch, capsys, args, message):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the checkpoint was loaded before the options were checked")
+
+    monkeypatch.setattr(generate_module, "load_checkpoint", refuse)
+    status, out, err = run_main(capsys, "--checkpoint", "never-loaded", "--prompt", "the ", *args)
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert re.search("^error: " + message, err), err
+
+
+def test_the_smallest_temperature_runs(checkpoint, capsys):
+    greedy = continuation(capsys, checkpoint, "--strategy", "greedy", "--max-new-tokens", "20")
+    coldest = continuation(
+        capsys, checkpoint, "--temperature", "1e-3", "--seed", "0", "--max-new-tokens", "20"
+    )
+    assert len(coldest) == 20 and coldest == greedy
+
+
+def fake_beam_search(model, idx, max_new_tokens, num_beams):
+    """Stands in for beam search: repeats the prompt's first token (the note is what is tested)."""
+    return SimpleNamespace(sequence=torch.cat([idx, idx[:, :1].repeat(1, max_new_tokens)], dim=1))
+
+
+def test_long_beam_searches_get_a_note_that_they_may_take_minutes(checkpoint, capsys, monkeypatch):
+    monkeypatch.setattr(generate_module, "beam_search", fake_beam_search)
+    status, out, err = run_main(
+        capsys, "--checkpoint", str(checkpoint), "--prompt", "the ", "--strategy", "beam", "--beams", "64",
+        "--max-new-tokens", "400",
+    )  # fmt: skip
+    assert status == 0 and len(out) == 401
+    assert err == (
+        "note: 400 new tokens x 64 beams = 25,600 token steps; this may take minutes (Ctrl-C stops it). "
+        "Fewer --beams or --max-new-tokens is faster.\n"
+    )
+    status, _, err = run_main(
+        capsys,
+        "--checkpoint",
+        str(checkpoint),
+        "--prompt",
+        "the ",
+        "--strategy",
+        "beam",
+        "--max-new-tokens",
+        "400",
+    )
+    assert status == 0 and err == ""  # 400 x 4 default beams is quick
+
+
+def test_ctrl_c_during_generation_prints_one_line(checkpoint, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(generate_module, "generate", interrupted)
+    status, out, err = run_main(capsys, "--checkpoint", str(checkpoint), "--prompt", "the ")
+    assert (status, out, err) == (130, "", "error: interrupted (Ctrl-C)\n")
+
+
+def test_an_edited_checkpoint_is_refused_naming_the_file(checkpoint, tmp_path, capsys):
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    for name in ("checkpoint.json", "model.safetensors"):
+        (edited / name).write_bytes((checkpoint / name).read_bytes())
+    text = (edited / "checkpoint.json").read_text(encoding="utf-8")
+    (edited / "checkpoint.json").write_text(text.replace('"n_head": 2', '"n_head": 4'), encoding="utf-8")
+    status, out, err = run_main(capsys, "--checkpoint", str(edited), "--prompt", "the ")
+    assert status == 2 and out == ""
+    assert re.search(r"^error: \S*edited/checkpoint\.json does not match its recorded sha256", err), err

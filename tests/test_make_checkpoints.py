@@ -1,4 +1,4 @@
-"""The checkpoints in data/checkpoints/ are the ones scripts/make_checkpoints.py makes, and still fit the data."""
+"""data/checkpoints/ holds what scripts/make_checkpoints.py makes, and each checkpoint still fits the data."""
 
 from __future__ import annotations
 
