@@ -40,9 +40,9 @@ if TYPE_CHECKING:  # imported for type hints only
     from course_lib.positional import RotaryEmbedding
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # 1. Scaled dot-product attention, written out
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def attention_with_weights(
@@ -102,9 +102,9 @@ def check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
     )
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # 2. Masks (True = may attend)
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def causal_mask(
@@ -150,9 +150,9 @@ def check_attention_mask(mask: torch.Tensor | None, expected: tuple[int, int, in
         fail("mask", wanted, f"shape {tuple(mask.shape)}", fix)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # 3. Multi-head attention
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 class MultiHeadAttention(nn.Module):
@@ -234,9 +234,9 @@ class MultiHeadAttention(nn.Module):
         check_attention_mask(mask, (x.size(0), self.n_head, x.size(1), t_k))
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # 4. Self-attention as the models use it: causal switch, rotary positions, KV cache
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 class SelfAttention(MultiHeadAttention):
@@ -273,7 +273,7 @@ class SelfAttention(MultiHeadAttention):
         v = self.split_heads(self.v_proj(x))  # (B, H, T, D)
         start = 0 if cache is None else cache.length  # position of x's first token
         if self.rotary is not None:  # notebook 02: rotate queries and keys by their positions
-            q, k = self.rotary(q, start), self.rotary(k, start)
+            q, k = self.rotary.rotate_queries_and_keys(q, k, start)
         if cache is not None:  # notebook 04: store the new keys and values, attend over every stored one too
             k, v = cache.update(self.layer_index, k, v)  # (B, H, T_k, D), the stored positions first
         is_causal = False

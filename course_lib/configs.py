@@ -143,9 +143,9 @@ class EncoderDecoderConfig(TransformerConfig):
         return self.n_layer if self.n_decoder_layer is None else self.n_decoder_layer
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Presets
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def gpt2_config(
@@ -187,11 +187,12 @@ def baby_gpt_reference(vocab_size: int) -> DecoderOnlyConfig:
 
 
 def course_default(vocab_size: int) -> DecoderOnlyConfig:
-    """The course's default character-level GPT: reaches the baby GPT's loss in under half its time on a CPU.
+    """The course's default character-level GPT, shaped to train fast on a laptop CPU.
 
-    About 0.9M parameters, like the baby GPT, but shaped for a laptop: 2 wider layers (192 dims) instead of
-    4 narrow ones (fewer, larger matrix multiplies per token), and rotary positions, with which it needed
-    about 30% fewer steps than with a learned position table. ``make bench`` measures the difference.
+    About 0.9M parameters, like the baby GPT, but 2 wider layers (192 dims) instead of 4 narrow ones (fewer,
+    larger matrix multiplies per token), and rotary positions. ``make bench`` measures its time to the baby
+    GPT's final loss on both shipped corpora, and its final loss with rotary positions against the same
+    model with a learned position table (benchmarks/results.md).
     """
     return DecoderOnlyConfig(
         vocab_size=vocab_size,

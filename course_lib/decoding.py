@@ -236,6 +236,8 @@ class _TokenPicker:
 # Running a model one token at a time
 # ------------------------------------------------------------------------------------------------------------
 
+MIN_TEMPERATURE = 1e-6  # far below this, dividing the logits overflows to inf; 0 means greedy
+
 # run(ids (B, t), cache or None) -> model output whose .logits is (B, t, V)
 _RunDecoder = Callable[[torch.Tensor, object], object]
 
@@ -664,6 +666,13 @@ def _check_sampling_options(
     """
     fix = "Use 1.0 for the model's own distribution, 0 for greedy."
     check_number(argument or "temperature", temperature, low=0.0, fix=fix)
+    if 0 < temperature < MIN_TEMPERATURE:  # logits / 1e-45 overflow to inf: such a temperature is greedy
+        fail(
+            argument or "temperature",
+            f"0 or at least {MIN_TEMPERATURE}",
+            repr(temperature),
+            "Use 0 for greedy.",
+        )
     if top_k is not None:
         check_int(argument or "top_k", top_k, minimum=1, fix="Use e.g. 50 (or None to switch top-k off).")
     if top_p is not None:
@@ -707,7 +716,8 @@ def _check_run_options(*, max_new_tokens: int, seed: int | None = None) -> None:
     fix = "Use e.g. 100 (0 returns the prompt unchanged)."
     check_int("max_new_tokens", max_new_tokens, minimum=0, fix=fix)
     if seed is not None:
-        check_int("seed", seed, minimum=0, fix="Use e.g. 0, or None for a different result each run.")
+        fix = "Use e.g. 0, or None for a different result each run."
+        check_int("seed", seed, minimum=0, maximum=2**63 - 1, fix=fix)
 
 
 def _check_token_id(argument: str, token_id: int, *, vocab_size: int) -> None:

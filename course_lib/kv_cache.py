@@ -70,22 +70,28 @@ class KVCache:
             k, v: (B, H, t, D) for the t new positions.
 
         Returns:
-            keys and values (B, H, T_k, D): stored positions followed by the new ones. A fixed cache
-            returns all (T_k = length + t); a sliding cache the last window - 1 stored ones and the t new ones.
+            keys and values (B, H, T_k, D): stored positions followed by the new ones, except in the
+            one-token step of a full sliding window, where the window's ring is returned as it lies (a
+            single query attends to every key, so their order does not matter). A fixed cache returns all
+            positions (T_k = length + t); a sliding one the last window - 1 stored ones and the t new ones.
         """
         self.check_update(layer, k, v)
-        t, stored = k.size(2), self.stored
-        if self.window is None:
-            self.keys[layer, :, :, stored : stored + t] = k
-            self.values[layer, :, :, stored : stored + t] = v
-            return self.keys[layer, :, :, : stored + t], self.values[layer, :, :, : stored + t]
-        keys = torch.cat([self.keys[layer, :, :, :stored], k], dim=2)  # (B, H, stored + t, D)
-        values = torch.cat([self.values[layer, :, :, :stored], v], dim=2)
-        kept = min(stored + t, self.window)  # slide: keep the last window positions for the next step
-        self.keys[layer, :, :, :kept] = keys[:, :, -kept:]
-        self.values[layer, :, :, :kept] = values[:, :, -kept:]
-        visible = min(stored, self.window - 1) + t  # the oldest query's window reaches window - 1 back
-        return keys[:, :, -visible:], values[:, :, -visible:]
+        t, stored, keys, values = k.size(2), self.stored, self.keys[layer], self.values[layer]
+        if self.window is None or stored + t <= self.max_length:  # room left: position p sits in slot p
+            keys[:, :, stored : stored + t], values[:, :, stored : stored + t] = k, v
+            return keys[:, :, : stored + t], values[:, :, : stored + t]
+        slot = self.length % self.window  # a full window: position p sits in slot p % window (a ring)
+        if t == 1:  # the generation step: the new position replaces the oldest, and one query needs no order
+            keys[:, :, slot], values[:, :, slot] = k[:, :, 0], v[:, :, 0]
+            return keys, values
+        keys = torch.cat([keys.roll(-slot, dims=2), k], dim=2)  # (B, H, window + t, D), oldest first
+        values = torch.cat([values.roll(-slot, dims=2), v], dim=2)
+        end = (self.length + t) % self.window  # slide: keep the last window positions, each in its slot
+        self.keys[layer], self.values[layer] = (
+            keys[:, :, -self.window :].roll(end, 2),
+            values[:, :, -self.window :].roll(end, 2),
+        )
+        return keys[:, :, -(self.window - 1 + t) :], values[:, :, -(self.window - 1 + t) :]
 
     def advance(self, t: int) -> None:
         """Count the ``t`` positions every layer has just stored (the model calls this once per forward)."""

@@ -131,12 +131,22 @@ class RotaryEmbedding(nn.Module):
 
     def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
         """Rotate queries or keys x (B, H, T, D) sitting at positions start .. start + T - 1."""
-        T = x.size(-2)
-        if start + T > self.cos.size(0):  # past the table (a sliding-window cache): double it
-            self._build(max(start + T, 2 * self.cos.size(0)))
-        cos = self.cos[start : start + T].to(x.dtype)  # (T, D)
-        sin = self.sin[start : start + T].to(x.dtype)
+        cos, sin = self.angles(start, x.size(-2), x.dtype)  # (T, D) each
         return x * cos + rotate_half(x) * sin  # (B, H, T, D)
+
+    def rotate_queries_and_keys(
+        self, q: torch.Tensor, k: torch.Tensor, start: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``forward`` on q and k (B, H, T, D) at the same positions, looking the angles up once."""
+        cos, sin = self.angles(start, q.size(-2), q.dtype)  # (T, D) each
+        return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+
+    def angles(self, start: int, length: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos and sin (T, D) of the angles of positions start .. start + length - 1."""
+        if start + length > self.cos.size(0):  # past the table (a sliding-window cache): double it
+            self._build(max(start + length, 2 * self.cos.size(0)))
+        cos, sin = self.cos[start : start + length], self.sin[start : start + length]
+        return (cos, sin) if cos.dtype == dtype else (cos.to(dtype), sin.to(dtype))
 
 
 def make_positional(kind: str, block_size: int, n_embd: int, n_head: int) -> nn.Module:

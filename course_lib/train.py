@@ -52,6 +52,16 @@ from course_lib.validation import CourseInputError, check_int, check_number, fai
 # ------------------------------------------------------------------------------------------------------------
 
 
+PRECISIONS = ("float32", "bfloat16")
+
+
+def native_bfloat16() -> bool:
+    """True when this CPU multiplies bfloat16 matrices in hardware (AVX512-BF16 or AMX), where bfloat16
+    autocast speeds training up; elsewhere it is emulated and slower than float32."""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
+
+
 @dataclass
 class TrainConfig:
     """Optimisation settings (the model's shape lives in its own config)."""
@@ -69,8 +79,18 @@ class TrainConfig:
     eval_iters: int = 20  # batches averaged per evaluation
     max_seconds: float | None = None  # stop once this much wall time has passed (None = no limit)
     seed: int = 0  # seeds batch sampling and dropout
+    precision: str = (
+        "float32"  # "bfloat16": forward passes under bfloat16 autocast (fast where the CPU has it)
+    )
 
     def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            fail(
+                "precision",
+                f"one of {PRECISIONS}",
+                repr(self.precision),
+                "Use float32 unless native_bfloat16().",
+            )
         check_int("max_steps", self.max_steps, minimum=1, fix="Use e.g. 2000.")
         check_int("batch_size", self.batch_size, minimum=1, fix="Use e.g. 12.")
         check_number("learning_rate", self.learning_rate, low=0.0, low_inclusive=False, fix="Use e.g. 1e-3.")
@@ -270,6 +290,7 @@ def train(
                 batch=(x.to(device), y.to(device)),
                 lr=lr_at(step, cfg),
                 grad_clip=cfg.grad_clip,
+                precision=cfg.precision,
             )
             train_seconds += time.perf_counter() - tick
             step += 1
@@ -301,15 +322,18 @@ def train_step(
     batch: tuple[torch.Tensor, torch.Tensor],
     lr: float,
     grad_clip: float,
+    precision: str = "float32",
 ) -> float:
     """One optimizer step on ``batch`` = (inputs (B, T), targets (B, T)) at learning rate ``lr``.
 
-    Forward pass, backward pass, gradient norm clipped to ``grad_clip`` (0 = no clipping), optimizer step.
-    Returns the batch loss.
+    Forward pass (under bfloat16 autocast when ``precision="bfloat16"``: matrix products in bfloat16,
+    weights, gradients and the optimizer in float32), backward pass, gradient norm clipped to
+    ``grad_clip`` (0 = no clipping), optimizer step. Returns the batch loss.
     """
     for group in optimizer.param_groups:
         group["lr"] = lr
-    loss = model(*batch).loss
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+        loss = model(*batch).loss
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if grad_clip > 0:

@@ -66,6 +66,40 @@ def test_artifact_tables_render_both_reports_and_skip_odd_entries():
     assert bench.artifact_tables({}) == []
 
 
+def test_verdicts_compare_against_the_targets_in_the_right_direction():
+    assert (
+        bench.verdict(0.44, 0.5, at_most=True) == "met" and bench.verdict(0.6, 0.5, at_most=True) == "missed"
+    )
+    assert (
+        bench.verdict(3.5, 3.0, at_most=False) == "met" and bench.verdict(2.0, 3.0, at_most=False) == "missed"
+    )
+    assert bench.verdict(None, 0.5, at_most=True) == "not reached"
+
+
+def test_curve_gap_compares_the_evaluations_both_runs_made():
+    a = {"history": {"step": [0, 10, 20], "val_loss": [4.0, 2.0, 1.5]}}
+    b = {"history": {"step": [0, 20], "val_loss": [4.0, 1.8]}}
+    assert bench.curve_gap(a, b) == pytest.approx(0.3)
+
+
+def test_readme_table_replaces_only_the_text_between_the_markers():
+    results = json.loads((bench.RESULTS_DIR / "results.json").read_text(encoding="utf-8"))
+    start, end = bench.README_MARKERS
+    readme = f"intro\n{start}\nold table\n{end}\noutro\n"
+    updated = bench.readme_with_table(readme, results)
+    assert updated == f"intro\n{start}\n{bench.readme_table(results)}{end}\noutro\n"
+    with pytest.raises(SystemExit, match="markers"):
+        bench.readme_with_table("no markers here", results)
+
+
+def test_readme_benchmark_table_is_rendered_from_the_committed_results():
+    results = json.loads((bench.RESULTS_DIR / "results.json").read_text(encoding="utf-8"))
+    readme = bench.README.read_text(encoding="utf-8")
+    assert bench.readme_with_table(readme, results) == readme, (
+        "README.md's benchmark table differs from benchmarks/results.json: run `make bench` and commit both."
+    )
+
+
 def test_committed_report_is_the_committed_results_rendered(tmp_path):
     results = json.loads((bench.RESULTS_DIR / "results.json").read_text(encoding="utf-8"))
     assert (bench.RESULTS_DIR / "results.md").read_text(encoding="utf-8") == bench.markdown_report(results), (

@@ -810,7 +810,7 @@ def test_seq2seq_padding_mask_hides_source_padding(strategy):
             lambda m, x: generate(m, x, 5, repetition_penalty=0.0),
             r"repetition_penalty must be in \(0.0, inf\], got 0.0",
         ),
-        (lambda m, x: generate(m, x, 5, seed=-1), r"seed must be an integer >= 0, got -1"),
+        (lambda m, x: generate(m, x, 5, seed=-1), r"seed must be an integer from 0 to 9223372036854775807, got -1"),
         (
             lambda m, x: generate(m, x, 5, eos_id=12),
             r"eos_id must be an integer from 0 to 11, got 12\. .*vocab_size is 12",
@@ -957,3 +957,13 @@ def test_generation_checks_its_arguments_once_not_every_token(run, monkeypatch):
     calls.clear()
     run(gpt, seq2seq, 12)
     assert checks_for_two_tokens > 0 and len(calls) == checks_for_two_tokens
+
+
+def test_tiny_temperatures_and_huge_seeds_are_refused_before_generating():
+    torch.manual_seed(0)
+    model = DecoderOnlyLM(DecoderOnlyConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8))
+    idx = torch.zeros(1, 2, dtype=torch.long)
+    with pytest.raises(CourseInputError, match=r"temperature must be 0 or at least 1e-06, got 1e-45"):
+        generate(model, idx, 3, temperature=1e-45)
+    with pytest.raises(CourseInputError, match=r"seed must be an integer from 0 to 9223372036854775807"):
+        generate(model, idx, 3, seed=2**64)

@@ -19,7 +19,7 @@ import torch
 from course_lib import train as train_module
 from course_lib.checkpoints import METADATA_FILE, WEIGHTS_FILE, load_checkpoint
 from course_lib.configs import DecoderOnlyConfig
-from course_lib.models import build_model
+from course_lib.models import DecoderOnlyLM, build_model
 from course_lib.train import History, TrainConfig, lr_at, make_optimizer, train
 from course_lib.validation import CourseInputError
 
@@ -509,3 +509,25 @@ def test_a_real_ctrl_c_saves_a_checkpoint(tmp_path):
     assert f"saved the checkpoint so far to {out}" in err and "Traceback" not in err
     assert json.loads(out_bytes.decode().strip().splitlines()[-1])["stopped_by"] == "interrupted"
     assert load_checkpoint(out).metadata["metrics"]["stopped_by"] == "interrupted"
+
+
+def test_precision_must_be_a_known_name():
+    with pytest.raises(
+        CourseInputError, match=r"precision must be one of \('float32', 'bfloat16'\), got 'fp16'"
+    ):
+        TrainConfig(precision="fp16")
+
+
+def test_bfloat16_autocast_learns_like_float32():
+    """The same seed and batches under bfloat16 autocast end near the float32 loss (weights stay float32)."""
+    data = torch.randint(0, 11, (4000,), generator=torch.Generator().manual_seed(0)) % 5  # a learnable text
+    finals = {}
+    for precision in ("float32", "bfloat16"):
+        torch.manual_seed(0)
+        model = DecoderOnlyLM(DecoderOnlyConfig(vocab_size=11, block_size=16, n_layer=1, n_head=2, n_embd=32))
+        cfg = TrainConfig(max_steps=60, batch_size=8, warmup_steps=5, eval_interval=60, eval_iters=4,
+                          learning_rate=3e-3, precision=precision)  # fmt: skip
+        finals[precision] = train(model, data, data, cfg, progress=False).final["val_loss"]
+        assert next(model.parameters()).dtype == torch.float32
+    assert finals["float32"] < 1.8  # it learned: a uniform guess over 5 symbols is ln 5 = 1.61... of 11 ids
+    assert abs(finals["bfloat16"] - finals["float32"]) < 0.05

@@ -89,8 +89,7 @@ def check_attention_rows(argument: str, weights: torch.Tensor) -> None:
             argument,
             "attention weights whose rows (one per query) sum to 1",
             f"a row summing to {row_sums[index].item():.3f} at index ({where})",
-            "Pass the softmax output (the weights returned by attention_with_weights), not the raw "
-            "scores.",
+            "Pass the softmax output (the weights returned by attention_with_weights), not the raw scores.",
         )
 
 
