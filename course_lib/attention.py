@@ -156,7 +156,8 @@ def check_attention_mask(mask: torch.Tensor | None, expected: tuple[int, int, in
 
 
 class MultiHeadAttention(nn.Module):
-    """Multi-head attention: x (B, T, C) attends over itself, or over ``context`` (B, S, C): cross-attention."""
+    """Multi-head attention: x (B, T, C) attends over itself, or over ``context`` (B, S, C):
+    cross-attention."""
 
     def __init__(self, n_embd: int, n_head: int, *, bias: bool = True, dropout: float = 0.0) -> None:
         super().__init__()
@@ -179,7 +180,8 @@ class MultiHeadAttention(nn.Module):
     def forward(
         self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """x (B, T, C), context (B, S, C) (None: x itself), mask broadcastable to (B, H, T, S) -> (B, T, C)."""
+        """x (B, T, C), context (B, S, C) (None: x itself), mask broadcastable to (B, H, T, S) -> (B, T,
+        C)."""
         self.check_input(x, context, mask)
         source = x if context is None else context  # keys and values come from here: (B, S, C)
         q = self.split_heads(self.q_proj(x))  # (B, H, T, D)
@@ -209,7 +211,7 @@ class MultiHeadAttention(nn.Module):
     ) -> torch.Tensor:
         """Attention of q (B, H, T_q, D) over k, v (B, H, T_k, D) -> (B, H, T_q, D).
 
-        ``is_causal=True`` (with T_q == T_k) stands for ``causal_mask(T_q)``, so the fused kernel needs no mask.
+        ``is_causal=True`` (with T_q == T_k) stands for ``causal_mask(T_q)``: the fused kernel needs no mask.
         """
         dropout_p = self.dropout if self.training else 0.0
         if not self.keep_weights:  # torch's fused kernel: the same numbers, faster, no weights

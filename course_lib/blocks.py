@@ -137,7 +137,8 @@ class DecoderBlock(nn.Module):
             cache: KV cache for the self-attention (this block uses its slot ``layer_index``).
         """
         if (memory is not None) != self.cross_attention:
-            given = f"memory={'None' if memory is None else 'a tensor'} with cross_attention={self.cross_attention}"
+            memory_given = "None" if memory is None else "a tensor"
+            given = f"memory={memory_given} with cross_attention={self.cross_attention}"
             fix = "Decoder-only blocks read no memory; encoder-decoder blocks need the encoder output."
             fail("memory", "given exactly when the block has cross-attention", given, fix)
         if self.norm_first:  # pre-LN

@@ -65,7 +65,8 @@ class TransformerConfig:
                 "n_embd // n_head (the head size)",
                 "even for rotary positions",
                 self.head_dim,
-                "Rotary positions rotate pairs of channels: choose n_embd and n_head so the head size is even.",
+                "Rotary positions rotate pairs of channels: choose n_embd and n_head so the head size is "
+                "even.",
             )
         if self.pad_id is not None:
             check_int("pad_id", self.pad_id, minimum=0, fix="Use None (no padding) or a token id.")

@@ -86,15 +86,15 @@ def check_model_input(
     """idx must be token ids (B, T) below vocab_size, at most block_size new tokens, that fit after the
     positions a fixed KV cache already holds (a sliding-window cache always has room)."""
     check_token_ids(argument, idx, vocab_size=config.vocab_size)
-    T, block_size = idx.size(1), config.block_size
-    if T > block_size:
+    length, block_size = idx.size(1), config.block_size
+    if length > block_size:
         fix = f"Crop it to the last block_size tokens: {argument}[:, -{block_size}:]."
-        fail(argument, f"at most block_size={block_size} tokens long", f"{T} tokens", fix)
-    if cache is not None and cache.window is None and cache.length + T > block_size:
+        fail(argument, f"at most block_size={block_size} tokens long", f"{length} tokens", fix)
+    if cache is not None and cache.window is None and cache.length + length > block_size:
         room = f"at most {block_size - cache.length} new tokens long"
         why = f"(block_size={block_size}, the KV cache already holds {cache.length})"
-        fix = "Crop the sequence to its last block_size tokens and start a fresh cache: model.new_cache(batch_size)."
-        fail(argument, f"{room} {why}", f"{T} tokens", fix)
+        fix = "Crop the sequence to its last block_size tokens and start a fresh cache (model.new_cache)."
+        fail(argument, f"{room} {why}", f"{length} tokens", fix)
 
 
 def lm_loss(logits: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor | None:
@@ -228,7 +228,7 @@ class EncoderOnlyLM(nn.Module):
         padding_mask: torch.Tensor | None = None,
         return_attention: bool = False,
     ) -> LMOutput:
-        """idx (B, T), padding_mask (B, 1, 1, T) from ``attention.padding_mask`` -> LMOutput(logits (B, T, V)).
+        """idx (B, T), padding_mask (B, 1, 1, T) (``attention.padding_mask``) -> LMOutput(logits (B, T, V)).
 
         For masked-language-model training, targets are the original ids at masked positions, -100 elsewhere.
         """

@@ -52,7 +52,8 @@ def check_number(
 
 
 def check_int(argument: str, value: int, *, minimum: int, maximum: int | None = None, fix: str = "") -> None:
-    """Check that ``value`` is an integer (not a bool) from ``minimum`` to ``maximum`` (None: no upper limit)."""
+    """Check that ``value`` is an integer (not a bool) from ``minimum`` to ``maximum`` (None: no upper
+    limit)."""
     if isinstance(value, bool) or not isinstance(value, int):
         fail(argument, "an integer", f"{value!r} ({type(value).__name__})", fix)
     if value < minimum or (maximum is not None and value > maximum):
@@ -121,7 +122,7 @@ def check_ids_in_vocab(
     ids: Sequence[int],
     *,
     vocab_size: int,
-    fix: str = "Encode text with the tokenizer the model was built for (its vocab_size must equal the model's).",
+    fix: str = "Encode text with the model's own tokenizer (its vocab_size must equal the model's).",
 ) -> None:
     """Every id in ``ids`` (a list of ints) must be from 0 to vocab_size - 1."""
     out_of_range = sorted({i for i in ids if not 0 <= i < vocab_size})

@@ -96,6 +96,7 @@ def copy_from_torch(ours: MultiHeadAttention, theirs: torch.nn.MultiheadAttentio
             (ours.q_proj, ours.k_proj, ours.v_proj),
             theirs.in_proj_weight.chunk(3),
             theirs.in_proj_bias.chunk(3),
+            strict=False,
         ):
             proj.weight.copy_(weight)
             proj.bias.copy_(bias)
@@ -177,9 +178,9 @@ def test_attention_dropout_acts_in_training_only():
     assert not torch.allclose(attn(x), attn(x))
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Errors
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def test_mismatched_head_size_names_the_dimension():
@@ -253,9 +254,9 @@ def test_causal_mask_rejects_fewer_keys_than_queries():
         causal_mask(4, 3)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # SelfAttention: the causal switch, rotary positions and the KV cache around the same attention
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def self_attention_pair(**kwargs) -> tuple[SelfAttention, MultiHeadAttention]:

@@ -1,4 +1,5 @@
-"""Tests for benchmarks/run.py: its arithmetic and its reports (the benchmark itself is `make bench`, not a test)."""
+"""Tests for benchmarks/run.py: its arithmetic and its reports (the benchmark itself is `make bench`, not
+a test)."""
 
 from __future__ import annotations
 

@@ -105,7 +105,8 @@ def test_baby_gpt_reference_has_about_0_8m_parameters_with_65_characters():
         64,
         0.0,
     )
-    # 4 blocks of 12 C^2 + 13 C weights and biases, + 2 final-LN vectors, + token (65 x C) and position (64 x C) tables
+    # 4 blocks of 12 C^2 + 13 C weights and biases, + 2 final-LN vectors,
+    # + token (65 x C) and position (64 x C) tables
     assert count_parameters(build_model(config)) == 4 * (12 * 128**2 + 13 * 128) + 2 * 128 + (65 + 64) * 128
 
 

@@ -810,7 +810,10 @@ def test_seq2seq_padding_mask_hides_source_padding(strategy):
             lambda m, x: generate(m, x, 5, repetition_penalty=0.0),
             r"repetition_penalty must be in \(0.0, inf\], got 0.0",
         ),
-        (lambda m, x: generate(m, x, 5, seed=-1), r"seed must be an integer from 0 to 9223372036854775807, got -1"),
+        (
+            lambda m, x: generate(m, x, 5, seed=-1),
+            r"seed must be an integer from 0 to 9223372036854775807, got -1",
+        ),
         (
             lambda m, x: generate(m, x, 5, eos_id=12),
             r"eos_id must be an integer from 0 to 11, got 12\. .*vocab_size is 12",

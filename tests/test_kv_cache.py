@@ -23,7 +23,7 @@ def ids(*shape: int, seed: int = 0) -> torch.Tensor:
 
 def run_incrementally(step, cache: KVCache, seq: torch.Tensor, prompt_length: int) -> torch.Tensor:
     """Feed the prompt in one call, then one token per call; return all logits (B, T, V)."""
-    chunks = [seq[:, :prompt_length]] + list(seq[:, prompt_length:].split(1, dim=1))
+    chunks = [seq[:, :prompt_length], *list(seq[:, prompt_length:].split(1, dim=1))]
     return torch.cat([step(chunk, cache) for chunk in chunks], dim=1)
 
 

@@ -38,9 +38,9 @@ def ids(*shape: int, seed: int = 0) -> torch.Tensor:
     return torch.randint(1, V, shape, generator=torch.Generator().manual_seed(seed))
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # The same numbers as reference implementations
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def test_decoder_only_lm_equals_hugging_face_gpt2():
@@ -106,14 +106,14 @@ def test_encoder_decoder_stacks_equal_torch_transformer(norm_first):
         norm_first=norm_first,
     )
     randomize(theirs)
-    for ours_block, their_layer in zip(model.encoder.blocks, theirs.encoder.layers):
+    for ours_block, their_layer in zip(model.encoder.blocks, theirs.encoder.layers, strict=False):
         copy_encoder_layer(ours_block, their_layer)
-    for ours_block, their_layer in zip(model.decoder.blocks, theirs.decoder.layers):
+    for ours_block, their_layer in zip(model.decoder.blocks, theirs.decoder.layers, strict=False):
         copy_decoder_layer(ours_block, their_layer)
     if norm_first:  # pre-LN stacks end with a LayerNorm
         model.encoder.ln_f.load_state_dict(theirs.encoder.norm.state_dict())
         model.decoder.ln_f.load_state_dict(theirs.decoder.norm.state_dict())
-    else:  # post-LN blocks already end with a LayerNorm; the 2017 Transformer adds none, torch adds one anyway
+    else:  # post-LN blocks end with a LayerNorm; the 2017 Transformer adds none, torch adds one anyway
         theirs.encoder.norm = theirs.decoder.norm = None
 
     src, tgt = ids(2, 7, seed=1), ids(2, 5, seed=2)
@@ -134,9 +134,9 @@ def test_encoder_decoder_stacks_equal_torch_transformer(norm_first):
     torch.testing.assert_close(logits, model.lm_head(expected), atol=1e-5, rtol=0)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Causality and positions
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def assert_causal(run, tgt: torch.Tensor) -> None:
@@ -167,7 +167,8 @@ def test_encoder_decoder_decoder_is_causal(kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_no_positions_make_the_encoder_permutation_equivariant(kind):
-    """Without positions a shuffled input gives the same outputs, shuffled: attention sees a set, not a sequence."""
+    """Without positions a shuffled input gives the same outputs, shuffled: attention sees a set, not a
+    sequence."""
     torch.manual_seed(0)
     model = EncoderOnlyLM(tiny(EncoderOnlyConfig, positional=kind)).eval()
     idx, perm = ids(2, 10), torch.randperm(10)
@@ -206,9 +207,9 @@ def test_padding_tokens_do_not_change_the_real_positions():
     )  # without the mask the pads leak in
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Outputs, loss, attention maps
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def test_loss_is_mean_cross_entropy_ignoring_minus_100():
@@ -258,9 +259,9 @@ def test_decoder_only_attention_maps():
     torch.testing.assert_close(out.attentions[2].sum(-1), torch.ones(2, 2, 6))
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Weights: initialisation, tying, counting
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def test_gpt2_initialisation():
@@ -319,9 +320,9 @@ def test_build_model_picks_the_class_from_the_config(cls, model_cls):
     assert type(model) is model_cls and model.config == tiny(cls)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Errors
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def test_too_long_input_says_to_crop():
@@ -373,7 +374,8 @@ def test_targets_must_match_idx():
 def test_models_check_their_config_type():
     with pytest.raises(
         CourseInputError,
-        match="config must be a DecoderOnlyConfig, EncoderOnlyConfig or EncoderDecoderConfig, got TransformerConfig",
+        match="config must be a DecoderOnlyConfig, EncoderOnlyConfig or EncoderDecoderConfig, "
+        "got TransformerConfig",
     ):
         build_model(tiny(TransformerConfig))
     with pytest.raises(

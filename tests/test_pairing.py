@@ -27,7 +27,8 @@ def pairing_problems(ipynb: Path) -> list[str]:
     twin = ipynb.with_suffix(".py")
     if not twin.exists():
         return [
-            f"{ipynb.name} has no jupytext twin {twin.name}: run `jupytext --set-formats ipynb,py:percent {ipynb}`"
+            f"{ipynb.name} has no jupytext twin {twin.name}: run `jupytext --set-formats ipynb,py:percent "
+            f"{ipynb}`"
         ]
     problems = []
     formats = jupytext.read(ipynb).metadata.get("jupytext", {}).get("formats", "")
@@ -36,7 +37,7 @@ def pairing_problems(ipynb: Path) -> list[str]:
     left, right = cell_summary(ipynb), cell_summary(twin)
     if len(left) != len(right):
         problems.append(f"{ipynb.name} has {len(left)} cells but {twin.name} has {len(right)}: {FIX}")
-    for index, (a, b) in enumerate(zip(left, right)):
+    for index, (a, b) in enumerate(zip(left, right, strict=False)):
         if a != b:
             problems.append(f"cell {index} of {ipynb.name} differs from {twin.name}: {FIX}")
             break

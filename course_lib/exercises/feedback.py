@@ -11,7 +11,8 @@ class ExerciseFeedback(AssertionError):
 
 
 def not_attempted(function: Callable[..., Any], *args: Any) -> bool:
-    """True when ``function`` still has its placeholder body (returns ``...``/``None`` or raises NotImplementedError)."""
+    """True when ``function`` still has its placeholder body (returns ``...``/``None`` or raises
+    NotImplementedError)."""
     try:
         result = function(*args)
     except NotImplementedError:

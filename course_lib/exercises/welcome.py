@@ -40,32 +40,35 @@ def check_temperature_softmax(student: SoftmaxFn) -> None:
 def _as_probs(result: object, temperature: float) -> torch.Tensor:
     if not isinstance(result, torch.Tensor):
         raise ExerciseFeedback(
-            f"Return a torch.Tensor of probabilities; at temperature {temperature} you returned {type(result).__name__}."
+            f"Return a torch.Tensor of probabilities; at temperature {temperature} you returned "
+            f"{type(result).__name__}."
         )
     if result.shape != _LOGITS.shape:
         raise ExerciseFeedback(
-            f"Return one probability per logit: expected shape {tuple(_LOGITS.shape)}, got {tuple(result.shape)}."
+            f"Return one probability per logit: expected shape {tuple(_LOGITS.shape)}, got "
+            f"{tuple(result.shape)}."
         )
     return result.float()
 
 
 def _diagnose(got: torch.Tensor, temperature: float) -> str:
     """Name the mistake that produces ``got``, comparing with the usual wrong formulas."""
+    multiplied = (
+        "You multiplied the logits by the temperature; divide them instead (low temperature must sharpen)."
+    )
+    softmax_first = (
+        "You applied the softmax before the temperature; divide the logits by the temperature first."
+    )
+    forgot = "You forgot the temperature: divide the logits by it before the softmax."
     mistakes = {
-        "You multiplied the logits by the temperature; divide them instead (low temperature must sharpen).": torch.softmax(
-            _LOGITS * temperature, dim=-1
-        ),
-        "You applied the softmax before the temperature; divide the logits by the temperature first.": torch.softmax(
-            _LOGITS, dim=-1
-        )
-        / temperature,
-        "You forgot the temperature: divide the logits by it before the softmax.": torch.softmax(
-            _LOGITS, dim=-1
-        ),
+        multiplied: torch.softmax(_LOGITS * temperature, dim=-1),
+        softmax_first: torch.softmax(_LOGITS, dim=-1) / temperature,
+        forgot: torch.softmax(_LOGITS, dim=-1),
     }
     for message, wrong in mistakes.items():
         if temperature != 1.0 and torch.allclose(got, wrong, atol=1e-5):
             return message
     if not torch.isclose(got.sum(), torch.tensor(1.0), atol=1e-4):
         return f"Your probabilities sum to {got.sum():.3f}, not 1: divide the exponentials by their sum."
-    return f"At temperature {temperature} your probabilities {got.tolist()} differ from softmax(logits / temperature)."
+    expected = "softmax(logits / temperature)"
+    return f"At temperature {temperature} your probabilities {got.tolist()} differ from {expected}."

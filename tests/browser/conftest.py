@@ -60,7 +60,8 @@ def lab_server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def latency_log(chromium):
-    """Collects one record per course widget (each control's latency); written to artifacts/browser_latency.json."""
+    """Collects one record per course widget (each control's latency); written to
+    artifacts/browser_latency.json."""
     records: list[dict] = []
     yield records
     latencies = [ms for record in records for ms in record["latencies_ms"]]

@@ -14,6 +14,7 @@ mouse, as a person would.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import math
@@ -55,7 +56,8 @@ CHROMIUM_ARGS = [
 ]
 CHROMIUM_MISSING = (
     f"The browser tests need Chromium at {CHROMIUM}, which is missing. Install it (Debian/Ubuntu, as root) "
-    "with `sudo make browser-deps`, i.e. `sudo apt-get install chromium chromium-driver`, then run the tests again."
+    "with `sudo make browser-deps`, i.e. `sudo apt-get install chromium chromium-driver`, then run the "
+    "tests again."
 )
 VIEWPORT = {"width": 1280, "height": 800}  # a common laptop screen
 
@@ -75,7 +77,8 @@ def free_port() -> int:
 
 
 def load_lab_settings() -> dict[str, dict[str, object]]:
-    """The user settings students get from ``make lab`` (scripts/lab_settings.py), so the tests use the same."""
+    """The user settings students get from ``make lab`` (scripts/lab_settings.py), so the tests use the
+    same."""
     spec = importlib.util.spec_from_file_location("course_lab_settings", REPO / "scripts" / "lab_settings.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -182,20 +185,16 @@ class LabServer:
     def stop(self) -> None:
         """Ask JupyterLab to shut down (kernels too), then kill its process group if it lingers."""
         if self.process.poll() is None:
-            try:
+            with contextlib.suppress(OSError):
                 self.api("/api/shutdown", method="POST")
-            except OSError:
-                pass
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, 9)
                 self.process.wait(timeout=10)
         else:  # the server is gone; make sure no kernel it started survives
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, 9)
-            except ProcessLookupError:
-                pass
 
 
 def ensure_course_kernel(env: dict[str, str]) -> None:
@@ -538,7 +537,8 @@ class LabPage:
                 )
                 kernel = metadata.get("kernelspec", {}).get("name")
                 raise AssertionError(
-                    f"{path}: a dialog appeared on opening the notebook (it stores kernel {kernel!r}; the course "
+                    f"{path}: a dialog appeared on opening the notebook (it stores kernel {kernel!r}; the "
+                    "course "
                     f"kernel is {KERNEL_NAME!r}):\n{state['dialog']}"
                 )
             if state["sessionReady"] and state["status"] == "idle":
@@ -559,10 +559,8 @@ class LabPage:
         return True
 
     def wait_widgets_drawn(self) -> None:
-        try:
+        with contextlib.suppress(PlaywrightTimeout):  # inspect() reports the empty widget areas
             self.page.wait_for_function(f"() => ({_WIDGETS_PENDING})() === 0", timeout=WIDGET_RENDER_S * 1000)
-        except PlaywrightTimeout:
-            pass  # inspect() reports the empty widget areas
         self.page.wait_for_timeout(300)  # let layout settle before measuring
 
     def inspect(self) -> dict:
