@@ -122,7 +122,7 @@ def check_ids_in_vocab(
     ids: Sequence[int],
     *,
     vocab_size: int,
-    fix: str = "Encode text with the model's own tokenizer (its vocab_size must equal the model's).",
+    fix: str = "Encode text with the tokenizer the model was built for (their vocab_size must agree).",
 ) -> None:
     """Every id in ``ids`` (a list of ints) must be from 0 to vocab_size - 1."""
     out_of_range = sorted({i for i in ids if not 0 <= i < vocab_size})
