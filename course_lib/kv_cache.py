@@ -91,7 +91,8 @@ class KVCache:
             keys[:, :, -self.window :].roll(end, 2),
             values[:, :, -self.window :].roll(end, 2),
         )
-        return keys[:, :, -(self.window - 1 + t) :], values[:, :, -(self.window - 1 + t) :]
+        visible = min(stored, self.window - 1) + t  # the oldest new query's window reaches window - 1 back
+        return keys[:, :, -visible:], values[:, :, -visible:]
 
     def advance(self, t: int) -> None:
         """Count the ``t`` positions every layer has just stored (the model calls this once per forward)."""

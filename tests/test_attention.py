@@ -285,15 +285,16 @@ def test_self_attention_with_rotary_rotates_queries_and_keys_before_the_scores()
     torch.testing.assert_close(ours(x), plain.out_proj(plain.merge_heads(y)), atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize("chunks", [[2, 1, 2], [1, 3, 1], [3, 1, 1], [1, 1, 1, 2]])
 @pytest.mark.parametrize("window", [None, 3])
-def test_self_attention_with_a_cache_equals_one_full_pass(window):
-    """Feeding 2 tokens, then 1, then 2 through a cache gives the full pass's outputs; with a sliding
+def test_self_attention_with_a_cache_equals_one_full_pass(window, chunks):
+    """Feeding the positions in chunks through a cache gives the full pass's outputs; with a sliding
     window of 3 the full pass uses the banded causal mask."""
     ours, _ = self_attention_pair(causal=True, rotary=RotaryEmbedding(D, 16))
     x = torch.randn(B, T, C)
     cache = KVCache(1, B, H, D, max_length=3 if window else T, sliding_window=window is not None)
     pieces = []
-    for chunk in x.split([2, 1, 2], dim=1):
+    for chunk in x.split(chunks, dim=1):
         pieces.append(ours(chunk, cache=cache))
         cache.advance(chunk.size(1))
     keep_attention_weights(ours)
