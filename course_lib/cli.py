@@ -19,8 +19,6 @@ import torch
 from course_lib.checkpoints import holds_checkpoint
 from course_lib.validation import CourseInputError, check_int, fail
 
-# torch seeds are 64-bit; up to 2**63 - 1 every seed (and the train command's seed + 1) fits.
-MAX_SEED = 2**63 - 1
 BAD_INPUT_STATUS = 2
 INTERRUPTED_STATUS = 130  # the shell's convention for a command stopped by Ctrl-C (128 + SIGINT)
 
@@ -48,11 +46,6 @@ def for_option(error: CourseInputError, *, argument: str, option: str) -> Course
     if message.startswith(argument + " "):
         return CourseInputError(option + message[len(argument) :])
     return CourseInputError(f"{option}: {message}")
-
-
-def check_seed(seed: int) -> None:
-    """``--seed`` must be an integer torch can seed with."""
-    check_int("--seed", seed, minimum=0, maximum=MAX_SEED, fix="Use e.g. 0.")
 
 
 def set_threads(threads: int | None) -> None:

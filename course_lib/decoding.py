@@ -36,7 +36,7 @@ from torch import nn
 
 from course_lib.kv_cache import KVCache
 from course_lib.models import DecoderOnlyLM, EncoderDecoderLM, is_encoder_decoder
-from course_lib.validation import check_int, check_number, check_shape, check_token_ids, fail
+from course_lib.validation import check_int, check_number, check_seed, check_shape, check_token_ids, fail
 
 # ------------------------------------------------------------------------------------------------------------
 # Filters: (B, V) logits -> (B, V) logits, removed tokens set to -inf
@@ -237,6 +237,17 @@ class _TokenPicker:
 # ------------------------------------------------------------------------------------------------------------
 
 MIN_TEMPERATURE = 1e-6  # far below this, dividing the logits overflows to inf; 0 means greedy
+
+
+def check_temperature(argument: str, temperature: float) -> None:
+    """0 (greedy) or a finite number from MIN_TEMPERATURE up; ``argument`` as the caller spells it."""
+    fix = "Use 1.0 for the model's own distribution, 0 for greedy."
+    check_number(argument, temperature, low=0.0, fix=fix)
+    if 0 < temperature < MIN_TEMPERATURE:  # logits / 1e-45 overflow to inf
+        fail(
+            argument, f"0 or at least {MIN_TEMPERATURE}", repr(temperature), f"{fix} Smaller values overflow."
+        )
+
 
 # run(ids (B, t), cache or None) -> model output whose .logits is (B, t, V)
 _RunDecoder = Callable[[torch.Tensor, object], object]
@@ -664,15 +675,7 @@ def _check_sampling_options(
 
     A filter that takes a single option passes ``argument``, the name its caller used ("k", "p", ...).
     """
-    fix = "Use 1.0 for the model's own distribution, 0 for greedy."
-    check_number(argument or "temperature", temperature, low=0.0, fix=fix)
-    if 0 < temperature < MIN_TEMPERATURE:  # logits / 1e-45 overflow to inf: such a temperature is greedy
-        fail(
-            argument or "temperature",
-            f"0 or at least {MIN_TEMPERATURE}",
-            repr(temperature),
-            "Use 0 for greedy.",
-        )
+    check_temperature(argument or "temperature", temperature)
     if top_k is not None:
         check_int(argument or "top_k", top_k, minimum=1, fix="Use e.g. 50 (or None to switch top-k off).")
     if top_p is not None:
@@ -716,8 +719,7 @@ def _check_run_options(*, max_new_tokens: int, seed: int | None = None) -> None:
     fix = "Use e.g. 100 (0 returns the prompt unchanged)."
     check_int("max_new_tokens", max_new_tokens, minimum=0, fix=fix)
     if seed is not None:
-        fix = "Use e.g. 0, or None for a different result each run."
-        check_int("seed", seed, minimum=0, maximum=2**63 - 1, fix=fix)
+        check_seed("seed", seed, fix="Use e.g. 0, or None for a different result each run.")
 
 
 def _check_token_id(argument: str, token_id: int, *, vocab_size: int) -> None:

@@ -21,10 +21,10 @@ import sys
 import torch
 
 from course_lib.checkpoints import load_checkpoint
-from course_lib.cli import MAX_SEED, check_seed, run_command, set_threads
-from course_lib.decoding import beam_search, generate
+from course_lib.cli import run_command, set_threads
+from course_lib.decoding import MIN_TEMPERATURE, beam_search, check_temperature, generate
 from course_lib.models import is_encoder_decoder
-from course_lib.validation import check_int, check_number, fail
+from course_lib.validation import MAX_SEED, check_int, check_number, check_seed, fail
 
 STRATEGIES = ("greedy", "sample", "beam")
 SAMPLING_OPTIONS = ("temperature", "top_k", "top_p", "seed")  # used only by --strategy sample
@@ -33,7 +33,6 @@ DEFAULT_BEAMS = 4
 MAX_BEAMS = 64
 MAX_NEW_TOKENS = 20_000  # also the beams x new tokens above which a note says the run may take minutes
 # Below this, sampling is greedy in all but name; far smaller values (1e-45) overflow logits / T to infinity.
-MIN_TEMPERATURE = 1e-3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,7 +112,7 @@ def check_options(args: argparse.Namespace) -> None:
     """Fail early, naming the command-line option, before the checkpoint is loaded."""
     check_int("--max-new-tokens", args.max_new_tokens, minimum=0, maximum=MAX_NEW_TOKENS, fix="Use e.g. 200.")
     if args.temperature is not None:
-        check_temperature(args.temperature)
+        check_temperature("--temperature", args.temperature)
     if args.top_k is not None:
         check_int("--top-k", args.top_k, minimum=1, fix="Use e.g. 10, or leave it out to keep every token.")
     if args.top_p is not None:
@@ -130,7 +129,7 @@ def check_options(args: argparse.Namespace) -> None:
             "--beams", args.beams, minimum=1, maximum=MAX_BEAMS, fix="Use e.g. 4 (1 is the same as greedy)."
         )
     if args.seed is not None:
-        check_seed(args.seed)
+        check_seed("--seed", args.seed)
     if not args.prompt:
         fail(
             "--prompt",
@@ -139,14 +138,6 @@ def check_options(args: argparse.Namespace) -> None:
             'Give some text to continue, e.g. --prompt "The ".',
         )
     check_options_fit_strategy(args)
-
-
-def check_temperature(temperature: float) -> None:
-    """``--temperature``: 0 (greedy) or a finite number from ``MIN_TEMPERATURE`` up."""
-    fix = "Use 1.0 for the model's own distribution, e.g. 0.8 for safer text, 0 for greedy."
-    check_number("--temperature", temperature, low=0.0, fix=fix)
-    if temperature != 0:
-        check_number("--temperature", temperature, low=MIN_TEMPERATURE, fix=f"{fix} Smaller values overflow.")
 
 
 def beam_count(args: argparse.Namespace) -> int:

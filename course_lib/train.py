@@ -35,9 +35,7 @@ from course_lib import configs
 from course_lib.checkpoints import save_checkpoint
 from course_lib.cli import (
     INTERRUPTED_STATUS,
-    MAX_SEED,
     check_out_dir,
-    check_seed,
     for_option,
     run_command,
     set_threads,
@@ -45,7 +43,7 @@ from course_lib.cli import (
 from course_lib.data import encode_corpus, get_batch, load_corpus, split_train_val, text_checksum
 from course_lib.models import build_model, count_parameters
 from course_lib.tokenizers import CharTokenizer
-from course_lib.validation import CourseInputError, check_int, check_number, fail
+from course_lib.validation import MAX_SEED, CourseInputError, check_int, check_number, check_seed, fail
 
 # ------------------------------------------------------------------------------------------------------------
 # Settings and learning-rate schedule
@@ -116,7 +114,7 @@ class TrainConfig:
                 low_inclusive=False,
                 fix="Use e.g. 60, or None for no time limit.",
             )
-        check_int("seed", self.seed, minimum=0, maximum=MAX_SEED, fix="Use e.g. 0.")
+        check_seed("seed", self.seed)
 
 
 def baby_gpt_reference_training() -> TrainConfig:
@@ -435,7 +433,7 @@ def check_options(args: argparse.Namespace) -> None:
             low_inclusive=False,
             fix="Use e.g. 60, or leave it out for no time limit.",
         )
-    check_seed(args.seed)
+    check_seed("--seed", args.seed)
     check_out_dir(args.out, overwrite=args.overwrite)
 
 

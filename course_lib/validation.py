@@ -61,6 +61,14 @@ def check_int(argument: str, value: int, *, minimum: int, maximum: int | None = 
         fail(argument, f"an integer {bound}", repr(value), fix)
 
 
+MAX_SEED = 2**63 - 1  # torch seeds are 64-bit; up to here every seed (and the train command's seed + 1) fits
+
+
+def check_seed(argument: str, seed: int, *, fix: str = "Use e.g. 0.") -> None:
+    """A seed torch can take: an integer from 0 to MAX_SEED."""
+    check_int(argument, seed, minimum=0, maximum=MAX_SEED, fix=fix)
+
+
 def check_shape(
     argument: str, tensor: torch.Tensor, expected: Sequence[str | int | None], fix: str = ""
 ) -> None:

@@ -231,7 +231,7 @@ def test_errors_from_the_command_line_have_no_traceback(tmp_path):
         (["--temperature", "inf"], r"--temperature must be in \[0\.0, inf\], got inf"),
         (
             ["--temperature", "1e-45"],
-            r"--temperature must be in \[0\.001, inf\], got 1e-45\. Use 1\.0 .* 0 for greedy\. "
+            r"--temperature must be 0 or at least 1e-06, got 1e-45\. Use 1\.0 .* 0 for greedy\. "
             r"Smaller values overflow",
         ),
         (["--top-p", "nan"], r"--top-p must be in \(0\.0, 1\.0\], got nan"),
