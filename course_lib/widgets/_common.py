@@ -67,6 +67,14 @@ def slider(kind: type[widgets.Widget], **options) -> widgets.Widget:
     return kind(**{"style": _SLIDER_STYLE, "layout": _SLIDER_LAYOUT, **options})
 
 
+def float_slider(
+    description: str, value: float, *, low: float, high: float, step: float
+) -> widgets.FloatSlider:
+    """A course slider for a number shown with two decimals (temperature, top-p, min-p)."""
+    options = {"min": low, "max": high, "step": step, "description": description, "readout_format": ".2f"}
+    return slider(widgets.FloatSlider, value=value, **options)
+
+
 def dropdown(**options) -> widgets.Dropdown:
     """A drop-down list with the sliders' look (whole label, same width)."""
     return widgets.Dropdown(**{"style": _SLIDER_STYLE, "layout": _SLIDER_LAYOUT, **options})

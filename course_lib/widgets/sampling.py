@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from course_lib import viz
 from course_lib.decoding import next_token_distribution
 from course_lib.validation import check_int, check_number, check_shape
-from course_lib.widgets._common import FONT, bars_html, finish_layout, new_output, slider
+from course_lib.widgets._common import FONT, bars_html, finish_layout, float_slider, new_output, slider
 
 
 def _entropy_bits(probs: torch.Tensor) -> float:
@@ -68,34 +68,10 @@ class SamplingWidget(widgets.VBox):
         self.logits = logits  # (V,)
         self.order = torch.argsort(logits, descending=True, stable=True)[:max_rows]  # rows never reorder
 
-        self.temperature = slider(
-            widgets.FloatSlider,
-            value=temperature,
-            min=0.0,
-            max=3.0,
-            step=0.05,
-            description="temperature",
-            readout_format=".2f",
-        )
+        self.temperature = float_slider("temperature", temperature, low=0.0, high=3.0, step=0.05)
         self.top_k = slider(widgets.IntSlider, value=top_k, min=0, max=vocab_size, description="top-k")
-        self.top_p = slider(
-            widgets.FloatSlider,
-            value=top_p,
-            min=0.01,
-            max=1.0,
-            step=0.01,
-            description="top-p",
-            readout_format=".2f",
-        )
-        self.min_p = slider(
-            widgets.FloatSlider,
-            value=min_p,
-            min=0.0,
-            max=1.0,
-            step=0.01,
-            description="min-p",
-            readout_format=".2f",
-        )
+        self.top_p = float_slider("top-p", top_p, low=0.01, high=1.0, step=0.01)
+        self.min_p = float_slider("min-p", min_p, low=0.0, high=1.0, step=0.01)
         self.output = new_output()
         controls = [self.temperature, self.top_k, self.top_p, self.min_p]
         finish_layout(self, "sampling", controls, self.output)

@@ -15,8 +15,8 @@ from course_lib.widgets._common import (
     TOKEN_FONT,
     bars_html,
     finish_layout,
+    float_slider,
     new_output,
-    slider,
     token_html,
 )
 
@@ -36,15 +36,7 @@ class TemperaturePreview(widgets.VBox):
     def __init__(self, temperature: float = 1.0):
         super().__init__()
         check_number("temperature", temperature, low=0.05, high=3.0, fix="The slider covers 0.05 to 3.")
-        self.temperature = slider(
-            widgets.FloatSlider,
-            value=temperature,
-            min=0.05,
-            max=3.0,
-            step=0.05,
-            description="temperature",
-            readout_format=".2f",
-        )
+        self.temperature = float_slider("temperature", temperature, low=0.05, high=3.0, step=0.05)
         self.output = new_output()
         finish_layout(self, "temperature-preview", [self.temperature], self.output)
         self.temperature.observe(self._update, names="value")
