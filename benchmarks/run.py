@@ -154,13 +154,12 @@ def build_and_train(
     return model, history, training_flops_per_token(model) * history.final["tokens_per_second"]
 
 
-def train_preset(name: str, data: dict, *, quick: bool, **changes: object) -> tuple[torch.nn.Module, dict]:
-    """Train preset ``name`` (see course_lib.train.PRESETS) on ``data``; ``changes`` alter its model config
-    (``positional=...``) or its training settings (``precision=...``). Returns the model and its facts."""
+def train_preset(name: str, data: dict, *, quick: bool, model_change: dict, train_change: dict) -> dict:
+    """Train preset ``name`` (see course_lib.train.PRESETS) on ``data``, with ``model_change`` applied to its
+    model config (e.g. positional) and ``train_change`` to its training settings (e.g. precision)."""
     model_preset, train_settings = PRESETS[name]
-    config, cfg = model_preset(data["vocab_size"]), train_settings()
-    config = replace(config, **{k: v for k, v in changes.items() if hasattr(config, k)})
-    cfg = replace(cfg, **{k: v for k, v in changes.items() if not hasattr(config, k)})
+    config = replace(model_preset(data["vocab_size"]), **model_change)
+    cfg = replace(train_settings(), **train_change)
     if quick:
         cfg = replace(cfg, max_steps=max(1, cfg.max_steps // 40), warmup_steps=min(cfg.warmup_steps, 5))
     eval_iters = max(1, math.ceil(EVAL_TOKENS / (cfg.batch_size * config.block_size)) // (8 if quick else 1))
@@ -176,7 +175,7 @@ def train_preset(name: str, data: dict, *, quick: bool, **changes: object) -> tu
         "training_flops_per_second": flops_per_second,
         "history": history.to_dict(),
     }
-    return model, facts
+    return facts
 
 
 def add_target_facts(runs: dict, target: float, matmul_peak: float) -> None:
@@ -194,20 +193,25 @@ def ratio(run: dict, reference: dict, key: str) -> float | None:
     return run["reaches_target"][key] / reference["reaches_target"][key]
 
 
-def corpus_runs(corpus: str, *, quick: bool, matmul_peak: float, bf16: bool) -> tuple[dict, torch.nn.Module]:
+def corpus_runs(corpus: str, *, quick: bool, matmul_peak: float, bf16: bool) -> dict:
     """The reference and the course default on one corpus (plus the bfloat16 and, on the documentation, the
-    learned-positions variants of the course default). Returns the facts and the trained course default."""
+    learned-positions variants of the course default)."""
     data = load_benchmark_data(corpus)
-    runs, models = {}, {}
-    variants = [("baby-gpt-reference", {}), ("course-default", {})]
+    # (label, preset, model change, training change); the reference first: its final loss is the target
+    variants = [
+        ("baby-gpt-reference", "baby-gpt-reference", {}, {}),
+        ("course-default", "course-default", {}, {}),
+    ]
     if bf16:
-        variants.append(("course-default", {"precision": "bfloat16"}))
+        variants.append(("course-default (bfloat16)", "course-default", {}, {"precision": "bfloat16"}))
     if corpus == "python-docs":
-        variants.append(("course-default", {"positional": "learned"}))
-    for preset, changes in variants:  # the reference first: its final loss is the target
-        label = preset + "".join(f" ({value})" for value in changes.values())
+        variants.append(("course-default (learned)", "course-default", {"positional": "learned"}, {}))
+    runs = {}
+    for label, preset, model_change, train_change in variants:
         print(f"[{corpus}] {label}", file=sys.stderr)
-        models[label], runs[label] = train_preset(preset, data, quick=quick, **changes)
+        runs[label] = train_preset(
+            preset, data, quick=quick, model_change=model_change, train_change=train_change
+        )
     reference = runs["baby-gpt-reference"]
     target = reference["final"]["val_loss"]
     add_target_facts(runs, target, matmul_peak)
@@ -222,7 +226,7 @@ def corpus_runs(corpus: str, *, quick: bool, matmul_peak: float, bf16: bool) -> 
         "target_val_loss": target,
         "runs": runs,
     }
-    return facts, models["course-default"]
+    return facts
 
 
 def wide_model_efficiency(data: dict, matmul_peak: float, quick: bool) -> dict:
@@ -734,9 +738,7 @@ def run(quick: bool = False, out_dir: Path = RESULTS_DIR) -> dict:
     matmul_bf16 = matmul_flops(repeats=2 if quick else 5, dtype=torch.bfloat16) if bf16 else None
     corpora = {}
     for corpus in CORPORA:
-        corpora[corpus], _ = corpus_runs(
-            corpus, quick=quick, matmul_peak=matmul["flops_per_second"], bf16=bf16
-        )
+        corpora[corpus] = corpus_runs(corpus, quick=quick, matmul_peak=matmul["flops_per_second"], bf16=bf16)
     print("measuring the loop's efficiency on a wide model", file=sys.stderr)
     wide = wide_model_efficiency(load_benchmark_data(CORPORA[0]), matmul["flops_per_second"], quick)
     print("measuring generation speed", file=sys.stderr)
