@@ -51,7 +51,7 @@ def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     Hugging Face refuses 0 (it asks for ``do_sample=False``); here it simply means greedy.
     """
     _check_logits(logits)
-    _check_sampling_options(temperature=temperature)
+    check_sampling_options(temperature=temperature)
     return _apply_temperature(logits, temperature)
 
 
@@ -69,7 +69,7 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     ``k`` tokens unless there are ties. ``k`` larger than V keeps everything.
     """
     _check_logits(logits)
-    _check_sampling_options(top_k=k, argument="k")
+    check_sampling_options(top_k=k, argument="k")
     return _top_k_filter(logits, k)
 
 
@@ -86,7 +86,7 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     token is always kept. ``p=1`` keeps every token with non-zero probability.
     """
     _check_logits(logits)
-    _check_sampling_options(top_p=p, argument="p")
+    check_sampling_options(top_p=p, argument="p")
     return _top_p_filter(logits, p)
 
 
@@ -107,7 +107,7 @@ def min_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     keeps many. The most likely token is always kept. ``p=0`` keeps everything.
     """
     _check_logits(logits)
-    _check_sampling_options(min_p=p, argument="p")
+    check_sampling_options(min_p=p, argument="p")
     return _min_p_filter(logits, p)
 
 
@@ -128,7 +128,7 @@ def apply_repetition_penalty(
     raises it. ``penalty=1`` changes nothing. Returns new logits (B, V).
     """
     _check_logits(logits)
-    _check_sampling_options(repetition_penalty=penalty, argument="penalty")
+    check_sampling_options(repetition_penalty=penalty, argument="penalty")
     _check_previous_ids(previous_ids, logits)
     return _apply_repetition_penalty(logits, previous_ids, penalty)
 
@@ -163,7 +163,7 @@ def next_token_distribution(
     Every row sums to 1 and removed tokens have probability exactly 0.
     """
     _check_logits(logits)
-    _check_sampling_options(
+    check_sampling_options(
         temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, repetition_penalty=repetition_penalty
     )
     if repetition_penalty != 1.0:
@@ -395,7 +395,7 @@ def generate(
     sampling = dict(
         temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, repetition_penalty=repetition_penalty
     )
-    _check_sampling_options(**sampling)
+    check_sampling_options(**sampling)
     pick = _TokenPicker(strategy, _make_generator(seed, idx.device), **sampling)
     next_logits = _decoder_only_next_logits(model, use_cache=use_cache)
     with _inference(model):
@@ -590,7 +590,7 @@ def generate_seq2seq(
     sampling = dict(
         temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, repetition_penalty=repetition_penalty
     )
-    _check_sampling_options(**sampling)
+    check_sampling_options(**sampling)
     _check_beam_options(num_beams=num_beams, length_penalty=length_penalty)
     start = torch.full((src.size(0), 1), bos_id, dtype=torch.long, device=src.device)  # (B, 1)
     with _inference(model):
@@ -662,7 +662,7 @@ def _check_logits(logits: torch.Tensor) -> None:
         fail("logits", "a floating-point tensor", f"dtype {logits.dtype}", "Convert with logits.float().")
 
 
-def _check_sampling_options(
+def check_sampling_options(
     *,
     temperature: float = 1.0,
     top_k: int | None = None,
@@ -673,11 +673,11 @@ def _check_sampling_options(
 ) -> None:
     """The one place that knows each sampling option's range; ``None`` switches a filter off.
 
-    A filter that takes a single option passes ``argument``, the name its caller used ("k", "p", ...).
+    A caller checking a single option passes ``argument``, the name its user typed ("k", "--top-p", ...).
     """
     check_temperature(argument or "temperature", temperature)
     if top_k is not None:
-        check_int(argument or "top_k", top_k, minimum=1, fix="Use e.g. 50 (or None to switch top-k off).")
+        check_int(argument or "top_k", top_k, minimum=1, fix="Use e.g. 50, or no top-k to keep every token.")
     if top_p is not None:
         fix = "Use e.g. 0.9 (1.0 keeps every token)."
         check_number(argument or "top_p", top_p, low=0.0, low_inclusive=False, high=1.0, fix=fix)

@@ -22,9 +22,9 @@ import torch
 
 from course_lib.checkpoints import load_checkpoint
 from course_lib.cli import run_command, set_threads
-from course_lib.decoding import MIN_TEMPERATURE, beam_search, check_temperature, generate
+from course_lib.decoding import MIN_TEMPERATURE, beam_search, check_sampling_options, generate
 from course_lib.models import is_encoder_decoder
-from course_lib.validation import MAX_SEED, check_int, check_number, check_seed, fail
+from course_lib.validation import MAX_SEED, check_int, check_seed, fail
 
 STRATEGIES = ("greedy", "sample", "beam")
 SAMPLING_OPTIONS = ("temperature", "top_k", "top_p", "seed")  # used only by --strategy sample
@@ -111,19 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
 def check_options(args: argparse.Namespace) -> None:
     """Fail early, naming the command-line option, before the checkpoint is loaded."""
     check_int("--max-new-tokens", args.max_new_tokens, minimum=0, maximum=MAX_NEW_TOKENS, fix="Use e.g. 200.")
-    if args.temperature is not None:
-        check_temperature("--temperature", args.temperature)
-    if args.top_k is not None:
-        check_int("--top-k", args.top_k, minimum=1, fix="Use e.g. 10, or leave it out to keep every token.")
-    if args.top_p is not None:
-        check_number(
-            "--top-p",
-            args.top_p,
-            low=0.0,
-            low_inclusive=False,
-            high=1.0,
-            fix="Use e.g. 0.9 (1.0 keeps every token).",
-        )
+    for option in ("temperature", "top_k", "top_p"):  # the library's own checks, named as typed
+        if getattr(args, option) is not None:
+            check_sampling_options(
+                **{option: getattr(args, option)}, argument="--" + option.replace("_", "-")
+            )
     if args.beams is not None:
         check_int(
             "--beams", args.beams, minimum=1, maximum=MAX_BEAMS, fix="Use e.g. 4 (1 is the same as greedy)."
