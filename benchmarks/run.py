@@ -26,7 +26,7 @@ table is rendered from results.json by ``readme_table``):
 Reports that other test suites leave in artifacts/ (notebook budget, widget latencies) are added as
 tables when present.
 
-Run: ``python -m benchmarks.run`` (about 8 minutes on 2 cores; ``--quick`` for a one-minute smoke run).
+Run: ``python -m benchmarks.run`` (about 6 minutes on 2 cores; ``--quick`` for a one-minute smoke run).
 Timings depend on what else runs on the machine: use a quiet machine for numbers you publish.
 """
 
