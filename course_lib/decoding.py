@@ -249,8 +249,8 @@ def check_temperature(argument: str, temperature: float) -> None:
         )
 
 
-# run(ids (B, t), cache or None) -> model output whose .logits is (B, t, V)
-_RunDecoder = Callable[[torch.Tensor, object], object]
+# run(ids (B, t), cache or None) -> logits (B, t, V), ids unchecked (the caller checked the prompt)
+_RunDecoder = Callable[[torch.Tensor, object], torch.Tensor]
 
 
 class _NextTokenLogits:
@@ -286,9 +286,9 @@ class _NextTokenLogits:
         if cache is not None and cache.window is None and cache.length + new_tokens > self.block_size:
             self.new_cache = self.cache = cache = None  # a full fixed cache: re-run the window from here on
         if cache is None:
-            return self.run(seq[:, -self.block_size :], None).logits[:, -1, :]  # (B, V)
+            return self.run(seq[:, -self.block_size :], None)[:, -1, :]  # (B, V)
         ids, self.fed = seq[:, self.fed :], seq.size(1)  # (B, t): only the tokens the cache has not seen yet
-        return self.run(ids, cache).logits[:, -1, :]  # (B, V)
+        return self.run(ids, cache)[:, -1, :]  # (B, V)
 
     def select_rows(self, rows: torch.Tensor) -> None:
         """Beam search: the sequences became ``seq[rows]`` (rows (B',) may repeat); the cache follows."""
@@ -321,7 +321,7 @@ def _make_generator(seed: int | None, device: torch.device) -> torch.Generator:
 def _decoder_only_next_logits(model: DecoderOnlyLM, *, use_cache: bool) -> _NextTokenLogits:
     """Next-token logits (B, V) of a decoder-only model for sequences (B, T) that grow one token per call."""
     return _NextTokenLogits(
-        lambda ids, cache: model(ids, cache=cache),
+        lambda ids, cache: model.compute_logits(ids, cache=cache),
         model.config.block_size,
         model.new_cache if use_cache else None,
     )
@@ -341,16 +341,19 @@ def _extend(
     is finished: it keeps receiving ``eos_id`` (padding) while the other rows go on. The loop stops
     early, so n < max_new_tokens, once every row has finished.
     """
-    finished = torch.zeros(seq.size(0), dtype=torch.bool, device=seq.device)  # (B,)
-    for _ in range(max_new_tokens):
-        next_id = pick(next_logits(seq), seq)  # (B,)
-        if eos_id is not None:
-            next_id = next_id.masked_fill(finished, eos_id)  # finished rows are padded with eos
-            finished |= next_id == eos_id
-        seq = torch.cat([seq, next_id[:, None]], dim=1)  # (B, T + 1)
-        if eos_id is not None and finished.all():
-            break
-    return seq
+    # inference_mode skips autograd's bookkeeping (about 8% of a cached step); tensors made inside it
+    # cannot enter autograd later, so the caller gets an ordinary copy.
+    with torch.inference_mode():
+        finished = torch.zeros(seq.size(0), dtype=torch.bool, device=seq.device)  # (B,)
+        for _ in range(max_new_tokens):
+            next_id = pick(next_logits(seq), seq)  # (B,)
+            if eos_id is not None:
+                next_id = next_id.masked_fill(finished, eos_id)  # finished rows are padded with eos
+                finished |= next_id == eos_id
+            seq = torch.cat([seq, next_id[:, None]], dim=1)  # (B, T + 1)
+            if eos_id is not None and finished.all():
+                break
+    return seq.clone()
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -628,10 +631,10 @@ def _seq2seq_next_logits(
     (without copying) to however many beams are running.
     """
 
-    def run(ids: torch.Tensor, cache: object) -> object:
+    def run(ids: torch.Tensor, cache: object) -> torch.Tensor:
         rows = ids.size(0)
         mask = _expand_rows(src_padding_mask, rows)
-        return model.decode(ids, _expand_rows(memory, rows), src_padding_mask=mask, cache=cache)
+        return model.compute_logits(ids, _expand_rows(memory, rows), src_padding_mask=mask, cache=cache)
 
     return _NextTokenLogits(run, model.config.block_size, model.new_cache if use_cache else None)
 

@@ -190,11 +190,16 @@ class DecoderOnlyLM(nn.Module):
         """
         check_model_input("idx", idx, self.config, cache)
         with attention_weights_kept(self, enabled=return_attention):
-            x = self.embed(idx, 0 if cache is None else cache.length)  # (B, T, C)
-            x = self.decoder(x, cache=cache)  # (B, T, C)
+            logits = self.compute_logits(idx, cache=cache)  # (B, T, V)
             attentions = self.decoder.attention_weights() if return_attention else None
-        logits = self.lm_head(x)  # (B, T, V)
         return LMOutput(logits, lm_loss(logits, targets), attentions)
+
+    def compute_logits(self, idx: torch.Tensor, *, cache: KVCache | None = None) -> torch.Tensor:
+        """idx (B, T) -> logits (B, T, V), without checking idx: for loops (generation) that checked their
+        input once already. Call the model itself otherwise."""
+        x = self.embed(idx, 0 if cache is None else cache.length)  # (B, T, C)
+        x = self.decoder(x, cache=cache)  # (B, T, C)
+        return self.lm_head(x)  # (B, T, V)
 
     def new_cache(self, batch_size: int) -> KVCache:
         """An empty KV cache for generating ``batch_size`` sequences (see ``new_kv_cache``)."""
@@ -277,9 +282,21 @@ class EncoderDecoderLM(nn.Module):
         """
         check_model_input("tgt", tgt, self.config, cache)
         check_shape("memory", memory, ("B", "S", self.config.n_embd), "Pass the output of model.encode(src).")
+        return LMOutput(self.compute_logits(tgt, memory, src_padding_mask=src_padding_mask, cache=cache))
+
+    def compute_logits(
+        self,
+        tgt: torch.Tensor,
+        memory: torch.Tensor,
+        *,
+        src_padding_mask: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+    ) -> torch.Tensor:
+        """tgt (B, T), memory (B, S, C) -> logits (B, T, V), without checking the inputs: for loops
+        (generation) that checked them once already. Call ``decode`` otherwise."""
         x = self.embed(tgt, 0 if cache is None else cache.length)  # (B, T, C)
         x = self.decoder(x, memory, memory_mask=src_padding_mask, cache=cache)  # (B, T, C)
-        return LMOutput(self.lm_head(x))  # logits (B, T, V)
+        return self.lm_head(x)  # (B, T, V)
 
     def forward(
         self,

@@ -362,7 +362,10 @@ class BigramLM(nn.Module):
         self.config = SimpleNamespace(vocab_size=table.size(0), block_size=block_size)
 
     def forward(self, idx: torch.Tensor, cache: None = None) -> SimpleNamespace:
-        return SimpleNamespace(logits=self.table[idx])  # (B, T, V)
+        return SimpleNamespace(logits=self.compute_logits(idx))
+
+    def compute_logits(self, idx: torch.Tensor, cache: None = None) -> torch.Tensor:
+        return self.table[idx]  # (B, T, V)
 
 
 def random_bigram(seed: int, vocab: int = 4) -> BigramLM:
@@ -970,3 +973,28 @@ def test_tiny_temperatures_and_huge_seeds_are_refused_before_generating():
         generate(model, idx, 3, temperature=1e-45)
     with pytest.raises(CourseInputError, match=r"seed must be an integer from 0 to 9223372036854775807"):
         generate(model, idx, 3, seed=2**64)
+
+
+def test_generated_ids_can_enter_autograd_later() -> None:
+    """The loop runs under inference_mode; what generate returns must still be an ordinary tensor."""
+    model = tiny_gpt()
+    out = generate(model, torch.tensor([[1, 2]]), 5, strategy="greedy")
+    assert not out.is_inference()
+    model(out[:, :-1], out[:, 1:]).loss.backward()  # e.g. fine-tuning on generated text
+
+
+@pytest.mark.parametrize("seq2seq", [False, True])
+def test_generation_checks_the_input_once_not_at_every_step(monkeypatch, seq2seq: bool) -> None:
+    calls = []
+    real_check = decoding.check_token_ids
+
+    def counting_check(*args, **kwargs):
+        calls.append(args[0])
+        return real_check(*args, **kwargs)
+
+    monkeypatch.setattr("course_lib.models.check_token_ids", counting_check)
+    if seq2seq:
+        generate_seq2seq(tiny_seq2seq(), torch.tensor([[3, 4, 5]]), 1, 2, 6, strategy="greedy")
+    else:
+        generate(tiny_gpt(), torch.tensor([[1, 2]]), 6, strategy="greedy")
+    assert len(calls) <= 1, f"the model checked its input at every step: {calls}"

@@ -249,8 +249,8 @@ class BigramLM(torch.nn.Module):
         self.table = torch.nn.Parameter(table)
         self.config = SimpleNamespace(vocab_size=table.size(0), block_size=16)
 
-    def forward(self, idx: torch.Tensor, cache: None = None) -> SimpleNamespace:
-        return SimpleNamespace(logits=self.table[idx])  # (B, T, V)
+    def compute_logits(self, idx: torch.Tensor, cache: None = None) -> torch.Tensor:
+        return self.table[idx]  # (B, T, V)
 
 
 def hand_made_trace() -> list[list[BeamNode]]:
