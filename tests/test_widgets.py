@@ -358,6 +358,20 @@ def test_architecture_explorer_reports_an_impossible_shape_and_recovers():
     assert view.error is None and view.architecture.head_dim == 96
 
 
+def test_architecture_explorer_names_the_slider_values_that_repair_an_impossible_shape():
+    view = ArchitectureExplorer()
+    view.heads.value = 13  # the library suggests d_model=767: the width slider (steps of 64) has no 767
+    hint = "With width 768, these head counts work: 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64."
+    assert hint in view.output.value
+    assert "With 13 heads, the nearest widths that work: 832, 1,664, 2,496." in view.output.value
+    view.width.value = 832
+    assert view.error is None and view.architecture.head_dim == 64
+    view.model.value = "LLaMA-2-7B"  # rotary positions: the head size must also be even
+    view.width.value, view.heads.value = 64, 64
+    assert "head size) must be even" in view.error
+    assert "With width 64, these head counts work: 1, 2, 4, 8, 16, 32." in view.output.value
+
+
 def test_architecture_explorer_static_figure_and_errors():
     view = ArchitectureExplorer("T5-base")
     fig = view.static_figure()
@@ -385,5 +399,7 @@ def test_updates_are_fast():
         explorer.context, [64 * i for i in range(1, 17)], explorer
     )
     timings["architecture model"] = median_update_ms(explorer.model, ["Mistral-7B", "T5-base"] * 5, explorer)
+    explorer.model.value = "GPT-2 small"
+    timings["architecture impossible heads"] = median_update_ms(explorer.heads, [13, 11] * 10, explorer)
     print("median update ms:", {name: round(ms, 2) for name, ms in timings.items()})
     assert all(ms < 100 for ms in timings.values()), timings

@@ -122,19 +122,43 @@ class ArchitectureExplorer(widgets.VBox):
             self._loading = False
         self._update()
 
-    def _from_sliders(self) -> Architecture:
-        """The chosen model with the sliders' shape (raises CourseInputError for an impossible one)."""
+    def _from_sliders(self, *, n_head: int | None = None, width: int | None = None) -> Architecture:
+        """The chosen model with the sliders' shape, or with ``n_head`` / ``width`` instead of those two
+        sliders' values (raises CourseInputError for an impossible shape)."""
         base = PRESETS[self.model.value].architecture
         group = base.n_head // base.kv_heads  # query heads per key/value head
-        n_head = self.heads.value
+        n_head = self.heads.value if n_head is None else n_head
+        width = self.width.value if width is None else width
         return replace(
             base,
             n_layer=self.layers.value,
             n_head=n_head,
             n_kv_head=None if group == 1 or n_head % group else n_head // group,
-            d_model=self.width.value,
-            d_ff=max(1, round(base.d_ff * self.width.value / base.d_model)),
+            d_model=width,
+            d_ff=max(1, round(base.d_ff * width / base.d_model)),
             context=self.context.value,
+        )
+
+    def _possible(self, *, n_head: int | None = None, width: int | None = None) -> bool:
+        """Whether the sliders' shape with this ``n_head`` or ``width`` is a valid Architecture."""
+        try:
+            self._from_sliders(n_head=n_head, width=width)
+        except CourseInputError:
+            return False
+        return True
+
+    def _fix_hint(self) -> str:
+        """The slider values that repair an impossible shape: heads for this width, widths for these heads."""
+        heads = [h for h in range(self.heads.min, self.heads.max + 1) if self._possible(n_head=h)]
+        widths = range(self.width.min, self.width.max + 1, self.width.step)
+        nearest = sorted(
+            (w for w in widths if self._possible(width=w)), key=lambda w: abs(w - self.width.value)
+        )
+        heads_text = ", ".join(map(str, heads)) or "none"
+        widths_text = ", ".join(f"{w:,}" for w in sorted(nearest[:3])) or "none"
+        return (
+            f"With width {self.width.value:,}, these head counts work: {heads_text}. "
+            f"With {self.heads.value} heads, the nearest widths that work: {widths_text}."
         )
 
     def _update(self, change: dict | None = None) -> None:
@@ -147,8 +171,8 @@ class ArchitectureExplorer(widgets.VBox):
             self.output.value = (
                 f'<div class="course-architecture-view course-error" style="{FONT}">'
                 f'<p style="margin: 4px 0; color: #b00020;">This shape is impossible: '
-                f'{html.escape(self.error)}</p><p style="margin: 4px 0;">Move the heads or the width slider '
-                f"until the heads divide the width.</p></div>"
+                f'{html.escape(self.error)}</p><p class="course-fix" style="margin: 4px 0;">'
+                f"{html.escape(self._fix_hint())}</p></div>"
             )
             return
         self.error = None
