@@ -5,6 +5,10 @@ One module per view; everything public is importable from ``course_lib.widgets``
 - ``TemperaturePreview``    one slider over a fixed next-character distribution (notebook 00's widget check)
 - ``SamplingWidget``        temperature, top-k, top-p and min-p over any next-token logits (V,)
 - ``AttentionMapWidget``    layer and head sliders over attention weights (L, H, T_q, T_k)
+- ``AttentionExplorer``     type a text; a trained character GPT's attention by layer, head, query position
+                            and softmax temperature (notebook 01)
+- ``PositionalExplorer``    scheme, dimension and position: the encoding, similarity against distance and,
+                            for rotary, the rotated query pair (notebook 02; CSS class ``course-positional``)
 - ``ArchitectureExplorer``  a published model, or sliders for layers, heads, width and context: parameters,
                             FLOPs per token, memory of the weights and of the KV cache (notebook 03)
 
@@ -15,13 +19,15 @@ when it is reopened without a kernel. ``static_figure()`` draws the same state w
 printouts and exported notebooks).
 
 For browser tests: every view's top-level element has the CSS class ``course-widget`` plus one of
-``course-temperature-preview``, ``course-sampling``, ``course-attention``, ``course-architecture``; the
-picture that changes lives in the element with class ``course-widget-output``.
+``course-temperature-preview``, ``course-sampling``, ``course-attention``, ``course-attention-explorer``,
+``course-architecture``; the picture that changes lives in the element with class ``course-widget-output``.
 """
 
 from course_lib.widgets._common import CONTAINER_CLASS, OUTPUT_CLASS
 from course_lib.widgets.architecture import ArchitectureExplorer
+from course_lib.widgets.attention_explorer import AttentionExplorer
 from course_lib.widgets.attention_map import AttentionMapWidget
+from course_lib.widgets.positional_explorer import PositionalExplorer
 from course_lib.widgets.sampling import SamplingWidget
 from course_lib.widgets.temperature import TemperaturePreview
 
@@ -29,7 +35,9 @@ __all__ = [
     "CONTAINER_CLASS",
     "OUTPUT_CLASS",
     "ArchitectureExplorer",
+    "AttentionExplorer",
     "AttentionMapWidget",
+    "PositionalExplorer",
     "SamplingWidget",
     "TemperaturePreview",
 ]
