@@ -60,12 +60,16 @@ class Embeddings(nn.Module):
     """Token ids (B, T) -> vectors (B, T, C): token embedding + position information + dropout.
 
     Rotary positions add nothing here: attention rotates queries and keys with ``self.rotary`` instead.
+    Sinusoidal positions have entries of size about 1, while token embeddings start at size 0.02 (GPT-2's
+    initialisation): as in the original Transformer, the token embeddings are multiplied by sqrt(C) so the
+    positions do not drown them. Learned positions start at the tokens' size and need no scale.
     """
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
         self.token = nn.Embedding(config.vocab_size, config.n_embd)
         self.positions = make_positional(config.positional, config.block_size, config.n_embd, config.n_head)
+        self.token_scale = math.sqrt(config.n_embd) if config.positional == "sinusoidal" else 1.0
         self.drop = nn.Dropout(config.dropout)
 
     @property
@@ -74,7 +78,7 @@ class Embeddings(nn.Module):
         return self.positions if isinstance(self.positions, RotaryEmbedding) else None
 
     def forward(self, idx: torch.Tensor, start: int = 0) -> torch.Tensor:
-        x = self.token(idx)  # (B, T, C)
+        x = self.token(idx) * self.token_scale  # (B, T, C)
         if self.rotary is None:
             x = self.positions(x, start)  # (B, T, C): positions start .. start + T - 1
         return self.drop(x)

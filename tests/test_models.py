@@ -382,3 +382,19 @@ def test_models_check_their_config_type():
         CourseInputError, match="config must be of type EncoderDecoderConfig, got DecoderOnlyConfig"
     ):
         EncoderDecoderLM(tiny())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_sinusoidal_positions_do_not_drown_the_tokens(kind):
+    """Vaswani et al.'s sqrt(C) scale on the token embeddings, for the fixed sinusoidal table only."""
+    torch.manual_seed(0)
+    config = DecoderOnlyConfig(vocab_size=30, block_size=16, n_embd=64, n_head=4, positional=kind)
+    embed = DecoderOnlyLM(config).eval().embed
+    tokens = ids(2, 16) % 30
+    token_part = embed.token(tokens) * (math.sqrt(64) if kind == "sinusoidal" else 1.0)
+    position_part = embed(tokens) - token_part  # (B, T, C): zero for rotary and none
+    torch.testing.assert_close(embed(tokens), token_part + position_part)
+    if kind == "sinusoidal":
+        assert 0.1 < token_part.std() / position_part.std() < 10  # same order of size: neither drowns
+    elif kind in ("rotary", "none"):
+        assert position_part.abs().max() == 0

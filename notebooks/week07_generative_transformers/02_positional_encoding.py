@@ -308,7 +308,7 @@ print("sinusoidal, rotary: the similarity curve slides with the position; learne
 # - **reverse**: `"hello"` → `"olleh"`. The answer depends on the *order* of the input.
 # - **sort**: `"hello"` → `"ehllo"`. The answer depends only on *which* letters there are: a bag suffices.
 #
-# We train the same tiny encoder-decoder (1 layer each, 64 dimensions) for 200 steps, with learned
+# We train the same tiny encoder-decoder (1 layer each, 64 dimensions) for 400 steps, with learned
 # positions, with sinusoidal ones and with none. Without positions the encoder sees a bag of letters;
 # the decoder still sees the letters it has written so far (through its causal mask, as in section 1),
 # and for sorting that is all it needs: "write the smallest letter not yet written". For reversing it
@@ -333,14 +333,18 @@ def token_accuracy(model: EncoderDecoderLM, task: str, vocab: Seq2SeqVocab) -> f
 
 
 # %%
-def train_and_score(task: str, positional: str, steps: int = 200) -> float:
-    """Train a tiny encoder-decoder on `task`; return its token accuracy on the test split."""
+def train_and_score(task: str, positional: str, *, steps: int = 400, token_scale: float | None = None):
+    """Train a tiny encoder-decoder on `task`; return its token accuracy on the test split.
+
+    token_scale replaces course_lib's scale of the token embeddings (the last experiment below)."""
     torch.manual_seed(0)
     vocab, train_pairs = Seq2SeqVocab.for_task(task), load_split(task, "train")
     config = EncoderDecoderConfig(
         vocab_size=vocab.vocab_size, block_size=12, n_layer=1, n_head=2, n_embd=64, positional=positional
     )
     model = EncoderDecoderLM(config)
+    if token_scale is not None:
+        model.embed.token_scale = token_scale
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     for _ in range(steps):
         rows = torch.randint(len(train_pairs), (64,)).tolist()
@@ -354,7 +358,7 @@ def train_and_score(task: str, positional: str, steps: int = 200) -> float:
 
 # %% tags=["nbval-ignore-output"]
 # Training numbers can differ in the last digits from one CPU to another, so this cell's text is not
-# compared by the tests (the checks below are). One thread: fastest for a model this small (~2 s a run).
+# compared by the tests (the checks below are). One thread: fastest for a model this small (~4 s a run).
 threads = torch.get_num_threads()
 torch.set_num_threads(1)
 accuracy = {
@@ -362,33 +366,41 @@ accuracy = {
     ("reverse", "none"): train_and_score("reverse", "none"),
     ("reverse", "sinusoidal"): train_and_score("reverse", "sinusoidal"),
     ("sort", "none"): train_and_score("sort", "none"),
+    ("reverse", "sinusoidal, unscaled"): train_and_score("reverse", "sinusoidal", token_scale=1.0),
 }
 torch.set_num_threads(threads)
 for (task, positional), value in accuracy.items():
-    print(f"{task:<8} positions={positional:<10} token accuracy {value:.2f}")
+    print(f"{task:<8} positions={positional:<20} token accuracy {value:.2f}")
 
 # %%
 # Check: positions make reverse work; without them reverse fails while sort still works.
 reverse_gap = accuracy["reverse", "learned"] - accuracy["reverse", "none"]
 assert accuracy["reverse", "learned"] > 0.9 and accuracy["sort", "none"] > 0.8
 assert accuracy["reverse", "none"] < 0.6 and reverse_gap > 0.3
-print("reverse: learned positions beat no positions by more than 30 points of token accuracy;")
+assert accuracy["reverse", "sinusoidal"] > accuracy["reverse", "none"]
+print("reverse: learned positions beat no positions by more than 30 points of token accuracy,")
+print("         and sinusoidal positions beat none too;")
 print("sort:    no positions still above 80%: a bag of letters is enough to sort.")
 
 # %% [markdown]
-# **A surprise: sinusoidal positions do worse than none here.** The sinusoidal values are of size 1,
-# while `course_lib` starts token embeddings at size 0.02 (GPT-2's initialisation), so the positions
-# drown the letters and 200 steps are not enough to dig them out. The original Transformer multiplied its
-# token embeddings by $\sqrt{C}$ partly for this reason. How big the two things you add are matters.
+# **How big are the two things we add?** Sinusoidal entries are of size about 1, while `course_lib`
+# starts token embeddings at size 0.02 (GPT-2's initialisation). Added as they are, the positions would
+# drown the letters. So, like the original Transformer, `course_lib` multiplies the token embeddings by
+# $\sqrt{C}$ when the positions are sinusoidal (`model.embed.token_scale`). The last run above undid that
+# scale (`token_scale=1.0`): the same model, the same 400 steps.
 
 # %%
-# Check: the sinusoidal table is over 20 times larger than the token embeddings, and that model lags behind.
+# Check: unscaled, the table is over 20 times larger than the token embeddings and the model does worse
+# than with no positions at all; with course_lib's sqrt(C) scale the two are of the same order.
 torch.manual_seed(0)
-fresh = EncoderDecoderLM(EncoderDecoderConfig(vocab_size=30, block_size=12, n_embd=64))
-token_size, position_size = fresh.embed.token.weight.std(), sinusoidal_table(12, 64).std()
-assert position_size / token_size > 20
-assert accuracy["reverse", "sinusoidal"] < accuracy["reverse", "none"] < accuracy["reverse", "learned"]
-print(f"typical size: token embeddings {token_size:.2f}, sinusoidal positions {position_size:.2f}")
+fresh = EncoderDecoderLM(EncoderDecoderConfig(vocab_size=30, block_size=12, positional="sinusoidal"))
+scale, C = fresh.embed.token_scale, fresh.config.n_embd
+token_size, position_size = fresh.embed.token.weight.std(), sinusoidal_table(12, C).std()
+assert scale == C**0.5 and position_size / token_size > 20
+assert 0.1 < scale * token_size / position_size < 10
+assert accuracy["reverse", "sinusoidal, unscaled"] < accuracy["reverse", "none"]
+print(f"typical size: sinusoidal positions {position_size:.2f}, token embeddings {token_size:.2f}")
+print(f"token embeddings x sqrt(C) = {scale * token_size:.2f}")
 
 # %% [markdown]
 # ## 7. Exercise 1: the sinusoidal table without a loop
