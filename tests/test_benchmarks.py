@@ -109,3 +109,37 @@ def test_committed_report_is_the_committed_results_rendered(tmp_path):
     assert not results["quick"], "the committed results come from a --quick smoke run: run `make bench`."
     bench.plot_results(results, tmp_path / "results.png")
     assert (tmp_path / "results.png").stat().st_size > 10_000
+
+
+def test_widget_latency_moves_every_control_of_a_view_and_only_real_changes():
+    import ipywidgets
+
+    from benchmarks import widget_latency
+    from course_lib.widgets import TemperaturePreview
+
+    view = TemperaturePreview(temperature=1.0)
+    (slider,) = widget_latency.controls_of(view)
+    values = []
+    slider.observe(lambda change: values.append(change["new"]), names="value")
+    for move in widget_latency.moves(slider):
+        move()
+    assert len(values) == len(widget_latency.moves(slider)) >= widget_latency.SLIDER_STOPS
+    assert min(values) == slider.min and max(values) == slider.max and slider.value == 1.0
+    disabled = ipywidgets.VBox([ipywidgets.IntSlider(disabled=True), ipywidgets.Checkbox()])
+    assert [type(c) for c in widget_latency.controls_of(disabled)] == [ipywidgets.Checkbox]
+    (row,) = widget_latency.time_view("preview", view, repeats=1)
+    assert row["control"] == "FloatSlider 'temperature'" and 0 < row["median_ms"] <= row["max_ms"]
+
+
+def test_headline_rows_judge_the_slowest_widget_against_100_ms():
+    worst = {"widget": "W", "control": "IntSlider 'x'", "p95_ms": 150.0}
+    results = {
+        "corpora": {},
+        "generation": {"rows": [], "against_nanogpt_recipe": 2.5},
+        "widgets": {"worst": worst},
+    }
+    results["corpora"][bench.CORPORA[0]] = {
+        "runs": {"course-default": {"efficiency": 0.5, "time_ratio": 0.4}}
+    }
+    (row,) = [r for r in bench.headline_rows(results) if r[0].startswith("widget")]
+    assert row[1:] == ("150 ms", "<= 100 ms", "missed")

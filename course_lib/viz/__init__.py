@@ -8,6 +8,7 @@ One module per view; everything public is importable from ``course_lib.viz``:
 - ``positional``    ``plot_positional_encoding`` (a position table as a heatmap)
 - ``training``      ``plot_training_history`` (train and validation loss)
 - ``architecture``  ``plot_architecture_costs`` (parameters by part, memory of weights and KV cache)
+- ``masks``         ``plot_mask_patterns`` (the encoder, decoder and cross-attention masks side by side)
 
 Every function returns a matplotlib ``Figure``. The figure is closed in pyplot before it is
 returned, so a notebook shows it exactly once: when it is the cell's last value, or through
@@ -31,6 +32,7 @@ from course_lib.viz.architecture import plot_architecture_costs
 from course_lib.viz.attention import plot_attention, plot_attention_heads
 from course_lib.viz.beam_tree import plot_beam_tree
 from course_lib.viz.distribution import plot_distribution
+from course_lib.viz.masks import plot_mask_patterns
 from course_lib.viz.positional import plot_positional_encoding
 from course_lib.viz.training import plot_training_history
 
@@ -48,6 +50,7 @@ __all__ = [
     "plot_attention_heads",
     "plot_beam_tree",
     "plot_distribution",
+    "plot_mask_patterns",
     "plot_positional_encoding",
     "plot_training_history",
 ]

@@ -1,0 +1,151 @@
+"""Kernel time of every course widget: move each control as a person would and time the redraw.
+
+Setting a control's value runs the widget's observers synchronously in the kernel, so the time of
+``control.value = new`` is the kernel's share of a slider move (the browser's drawing comes on top; the
+browser suite measures the whole round trip). Target: under 100 ms per move.
+
+    python -m benchmarks.widget_latency      # a table on stdout; ``make bench`` adds it to results.json
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import ipywidgets as widgets
+import torch
+
+TARGET_MS = 100.0
+SLIDER_STOPS = 8  # values visited across a slider's range, there and back
+
+
+def controls_of(view: widgets.Widget) -> Iterator[widgets.Widget]:
+    """Every enabled control inside ``view`` (sliders, drop-downs, check boxes, text boxes, buttons)."""
+    kinds = (
+        widgets.IntSlider,
+        widgets.FloatSlider,
+        widgets.Dropdown,
+        widgets.Checkbox,
+        widgets.Text,
+        widgets.Textarea,
+        widgets.Button,
+    )
+    if isinstance(view, kinds) and not getattr(view, "disabled", False):
+        yield view
+    for child in getattr(view, "children", ()):
+        yield from controls_of(child)
+
+
+def moves(control: widgets.Widget) -> list[Callable[[], None]]:
+    """The changes a person would make to ``control``, each as a function that makes one."""
+    if isinstance(control, widgets.Button):
+        return [control.click]
+    if isinstance(control, (widgets.IntSlider, widgets.FloatSlider)):
+        low, high, kind = control.min, control.max, type(control.value)
+        stops = [kind(low + (high - low) * i / (SLIDER_STOPS - 1)) for i in range(SLIDER_STOPS)]
+        values = stops + stops[::-1] + [control.value]
+    elif isinstance(control, widgets.Dropdown):
+        values = [*control.options, control.value]
+        values = [value[1] if isinstance(value, tuple) else value for value in values]
+    elif isinstance(control, widgets.Checkbox):
+        values = [not control.value, control.value]
+    else:  # a text box: type a word, then take it back
+        values = [control.value + " the", control.value]
+
+    def setter(value: object) -> Callable[[], None]:
+        return lambda: setattr(control, "value", value)
+
+    changes = [b for a, b in zip([control.value, *values], values, strict=False) if a != b]  # real moves only
+    return [setter(value) for value in changes]
+
+
+def label_of(control: widgets.Widget) -> str:
+    kind = type(control).__name__
+    name = getattr(control, "description", "") or getattr(control, "placeholder", "")
+    return f"{kind} '{name}'" if name else kind
+
+
+def time_view(name: str, view: widgets.Widget, repeats: int) -> list[dict]:
+    """One row per control of ``view``: median, 95th percentile and worst kernel time of a move, in ms."""
+    rows = []
+    for control in list(controls_of(view)):
+        times = []
+        for _ in range(repeats):
+            for move in moves(control):
+                start = time.perf_counter()
+                move()
+                times.append(1000 * (time.perf_counter() - start))
+        times.sort()
+        rows.append(
+            {
+                "widget": name,
+                "control": label_of(control),
+                "moves": len(times),
+                "median_ms": statistics.median(times),
+                "p95_ms": times[min(len(times) - 1, round(0.95 * (len(times) - 1)))],
+                "max_ms": times[-1],
+            }
+        )
+    return rows
+
+
+def course_views() -> dict[str, Callable[[], widgets.Widget]]:
+    """Every widget the notebooks show, built as the notebooks build it."""
+    from course_lib.checkpoints import load_checkpoint
+    from course_lib.widgets import (
+        ArchitectureExplorer,
+        AttentionExplorer,
+        AttentionMapWidget,
+        PositionalExplorer,
+        SamplingWidget,
+        TemperaturePreview,
+    )
+
+    checkpoint = load_checkpoint("data/checkpoints/char_gpt_python_docs")
+    model, tokenizer = checkpoint.model.eval(), checkpoint.tokenizer
+    text = "for item in items:\n    print(item)"
+    ids = torch.tensor([tokenizer.encode(text)])
+    with torch.no_grad():
+        out = model(ids, return_attention=True)
+    labels = [tokenizer.decode([i]) for i in range(tokenizer.vocab_size)]
+    return {
+        "TemperaturePreview (00)": TemperaturePreview,
+        "AttentionExplorer (01)": lambda: AttentionExplorer(model, tokenizer),
+        "PositionalExplorer (02)": lambda: PositionalExplorer(scheme="rotary", dimension=2, position=10),
+        "ArchitectureExplorer (03)": ArchitectureExplorer,
+        "AttentionMapWidget": lambda: AttentionMapWidget(out.attentions, list(text)),
+        "SamplingWidget": lambda: SamplingWidget(out.logits[0, -1], labels),
+    }
+
+
+def measure(repeats: int = 3) -> dict:
+    """Kernel-time rows for every course widget, and the worst 95th percentile against the target."""
+    torch.manual_seed(0)
+    rows = []
+    for name, build in course_views().items():
+        rows += time_view(name, build(), repeats)
+    worst = max(rows, key=lambda row: row["p95_ms"])
+    return {"target_ms": TARGET_MS, "rows": rows, "worst_p95_ms": worst["p95_ms"], "worst": worst}
+
+
+def table(facts: dict) -> list[str]:
+    """Markdown rows for results.md."""
+    lines = [
+        "| widget | control | moves | median ms | p95 ms | max ms |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for row in facts["rows"]:
+        lines.append(
+            f"| {row['widget']} | {row['control']} | {row['moves']} | {row['median_ms']:.1f} | "
+            f"{row['p95_ms']:.1f} | {row['max_ms']:.1f} |"
+        )
+    return lines
+
+
+if __name__ == "__main__":
+    facts = measure()
+    print("\n".join(table(facts)))
+    print(f"worst p95: {facts['worst_p95_ms']:.1f} ms (target under {TARGET_MS:.0f} ms)")
+    sys.exit(0)
