@@ -65,6 +65,8 @@ $(LAB_SETTINGS): scripts/lab_settings.py
 	$(PY) scripts/lab_settings.py $(LAB_SETTINGS)
 
 lab: setup $(LAB_SETTINGS)
+	@# The course's own notebooks are trusted, so their saved bertviz views draw when opened, before any run.
+	$(VENV)/bin/jupyter trust $(NOTEBOOKS)/*.ipynb >/dev/null
 	@echo "Opening JupyterLab on $(NOTEBOOKS). If no browser opens, copy the http://127.0.0.1 URL printed below."
 	JUPYTERLAB_SETTINGS_DIR=$(LAB_SETTINGS) JUPYTERLAB_WORKSPACES_DIR=$(LAB_WORKSPACES) \
 	  $(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) $(ALLOW_ROOT) \
