@@ -15,7 +15,10 @@ Each module holds one idea that a notebook builds from scratch first:
 - ``decoding``    greedy, sampling filters, beam search
 - ``generate``    ``python -m course_lib.generate``
 - ``checkpoints`` safetensors + JSON checkpoints with checksums
+- ``architecture`` parameters, FLOPs and memory of a configuration (published models included)
 - ``viz``/``widgets`` plots and interactive views
+- ``bertviz_offline`` bertviz's head and model views, drawn with no network
+- ``exercises``   the notebooks' exercise self-checks
 - ``env``         the environment check of notebook 00
 """
 
