@@ -11,6 +11,8 @@ One module per view; everything public is importable from ``course_lib.widgets``
                             for rotary, the rotated query pair (notebook 02; CSS class ``course-positional``)
 - ``ArchitectureExplorer``  a published model, or sliders for layers, heads, width and context: parameters,
                             FLOPs per token, memory of the weights and of the KV cache (notebook 03)
+- ``StepThroughGenerator``  greedy generation one click at a time: next-token bars, the pick, the newest
+                            token's attention by layer and head (notebook 04; ``course-step-through``)
 
 Each view is an ``ipywidgets.VBox``: show it by making it a cell's last value or with ``display(view)``.
 The live picture is plain HTML (a table with inline colours, no JavaScript, no network), so a slider
@@ -29,6 +31,7 @@ from course_lib.widgets.attention_explorer import AttentionExplorer
 from course_lib.widgets.attention_map import AttentionMapWidget
 from course_lib.widgets.positional_explorer import PositionalExplorer
 from course_lib.widgets.sampling import SamplingWidget
+from course_lib.widgets.step_through import StepThroughGenerator
 from course_lib.widgets.temperature import TemperaturePreview
 
 __all__ = [
@@ -39,5 +42,6 @@ __all__ = [
     "AttentionMapWidget",
     "PositionalExplorer",
     "SamplingWidget",
+    "StepThroughGenerator",
     "TemperaturePreview",
 ]
