@@ -11,6 +11,9 @@ One module per view; everything public is importable from ``course_lib.widgets``
                             for rotary, the rotated query pair (notebook 02; CSS class ``course-positional``)
 - ``ArchitectureExplorer``  a published model, or sliders for layers, heads, width and context: parameters,
                             FLOPs per token, memory of the weights and of the KV cache (notebook 03)
+- ``SamplingPlayground``    prompt, strategy and sliders over the character GPT: the next-token distribution
+                            before and after truncation, continuations with log-likelihoods, diversity
+                            against quality (notebook 06; CSS class ``course-sampling-playground``)
 - ``StepThroughGenerator``  greedy generation one click at a time: next-token bars, the pick, the newest
                             token's attention by layer and head (notebook 04; ``course-step-through``)
 
@@ -31,6 +34,7 @@ from course_lib.widgets.attention_explorer import AttentionExplorer
 from course_lib.widgets.attention_map import AttentionMapWidget
 from course_lib.widgets.positional_explorer import PositionalExplorer
 from course_lib.widgets.sampling import SamplingWidget
+from course_lib.widgets.sampling_playground import SamplingPlayground
 from course_lib.widgets.step_through import StepThroughGenerator
 from course_lib.widgets.temperature import TemperaturePreview
 
@@ -41,6 +45,7 @@ __all__ = [
     "AttentionExplorer",
     "AttentionMapWidget",
     "PositionalExplorer",
+    "SamplingPlayground",
     "SamplingWidget",
     "StepThroughGenerator",
     "TemperaturePreview",
