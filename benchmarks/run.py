@@ -435,7 +435,8 @@ def widget_section(results: dict) -> list[str]:
         "## Widgets: kernel time of a control move",
         "",
         "Each control of each notebook widget moved across its range, there and back (text boxes: a word "
-        "typed and taken back); the time until the widget's picture is redrawn in the kernel. The browser's "
+        "typed and taken back), with one torch thread; the time until the widget's picture is redrawn in the "
+        "kernel. The browser's "
         "drawing comes on top (the browser suite's table below, when present).",
         "",
         *widget_latency.table(results["widgets"]),

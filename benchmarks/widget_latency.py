@@ -2,7 +2,10 @@
 
 Setting a control's value runs the widget's observers synchronously in the kernel, so the time of
 ``control.value = new`` is the kernel's share of a slider move (the browser's drawing comes on top; the
-browser suite measures the whole round trip). Target: under 100 ms per move.
+browser suite measures the whole round trip). Target: under 100 ms per move of a slider, drop-down,
+check box or text box; buttons (e.g. "sample many") start longer actions and are reported only. Measured
+with one torch thread, as notebooks 04 and 06 set it: a model this small runs as fast on one thread, and
+two threads on a busy 2-core machine made single slider moves take seconds.
 
     python -m benchmarks.widget_latency      # a table on stdout; ``make bench`` adds it to results.json
 """
@@ -99,7 +102,9 @@ def course_views() -> dict[str, Callable[[], widgets.Widget]]:
         AttentionExplorer,
         AttentionMapWidget,
         PositionalExplorer,
+        SamplingPlayground,
         SamplingWidget,
+        StepThroughGenerator,
         TemperaturePreview,
     )
 
@@ -115,18 +120,29 @@ def course_views() -> dict[str, Callable[[], widgets.Widget]]:
         "AttentionExplorer (01)": lambda: AttentionExplorer(model, tokenizer),
         "PositionalExplorer (02)": lambda: PositionalExplorer(scheme="rotary", dimension=2, position=10),
         "ArchitectureExplorer (03)": ArchitectureExplorer,
+        "StepThroughGenerator (04)": lambda: StepThroughGenerator(
+            model, tokenizer, prompt="The for statement ", steps=4, layer=1, head=2
+        ),
+        "SamplingPlayground (06)": lambda: SamplingPlayground(model, tokenizer, temperature=0.8, top_p=0.9),
         "AttentionMapWidget": lambda: AttentionMapWidget(out.attentions, list(text)),
         "SamplingWidget": lambda: SamplingWidget(out.logits[0, -1], labels),
     }
 
 
 def measure(repeats: int = 3) -> dict:
-    """Kernel-time rows for every course widget, and the worst 95th percentile against the target."""
+    """Kernel-time rows for every course widget, and the worst 95th percentile of a control that is moved
+    (buttons start longer actions, e.g. "sample many", and are reported but not held to the target)."""
     torch.manual_seed(0)
-    rows = []
-    for name, build in course_views().items():
-        rows += time_view(name, build(), repeats)
-    worst = max(rows, key=lambda row: row["p95_ms"])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as notebooks 04 and 06 set it for their small models
+    try:
+        rows = []
+        for name, build in course_views().items():
+            rows += time_view(name, build(), repeats)
+    finally:
+        torch.set_num_threads(threads)
+    moved = [row for row in rows if not row["control"].startswith("Button")]
+    worst = max(moved, key=lambda row: row["p95_ms"])
     return {"target_ms": TARGET_MS, "rows": rows, "worst_p95_ms": worst["p95_ms"], "worst": worst}
 
 
