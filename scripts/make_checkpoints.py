@@ -5,8 +5,10 @@
 
 Each checkpoint goes to data/checkpoints/<name>/ (model.safetensors + checkpoint.json, <= 5 MB) and is
 deterministic given its seed: training runs a fixed number of steps (no time budget) on a fixed number
-of threads, and checkpoint.json records no clock readings, so re-running on the same machine and torch
-version writes the same bytes.
+of threads, so re-running on the same machine and torch version writes the same weights. The language
+model's checkpoint.json records no clock readings (same bytes too); the two task models of notebook 05
+(an encoder-decoder and a decoder-only model of about the same size, trained on the "dates" task) record
+their training time in whole seconds, because the notebook's comparison table reports it.
 """
 
 from __future__ import annotations
@@ -25,9 +27,18 @@ sys.path.insert(
 )  # so `python scripts/make_checkpoints.py` finds course_lib without installing it
 
 from course_lib.checkpoints import WEIGHTS_FILE, load_checkpoint, save_checkpoint  # noqa: E402
+from course_lib.configs import DecoderOnlyConfig, EncoderDecoderConfig, TransformerConfig  # noqa: E402
 from course_lib.data import encode_corpus, load_corpus, split_train_val, text_checksum  # noqa: E402
 from course_lib.decoding import generate  # noqa: E402
 from course_lib.models import build_model, count_parameters  # noqa: E402
+from course_lib.tasks import (  # noqa: E402
+    Seq2SeqVocab,
+    exact_match,
+    load_split,
+    predict,
+    task_loss,
+    train_on_pairs,
+)
 from course_lib.tokenizers import CharTokenizer  # noqa: E402
 from course_lib.train import PRESETS, train  # noqa: E402
 
@@ -52,6 +63,96 @@ RECIPES = {
         corpus="python-docs", preset="course-default", max_steps=1000, seed=0, prompt="The for statement"
     ),
 }
+
+
+@dataclass
+class TaskRecipe:
+    """How one task model is made: a model shape trained on a course_lib.tasks task."""
+
+    task: str
+    family: str  # "encoder-decoder" or "decoder-only"
+    n_layer: int  # encoder blocks + decoder blocks for the encoder-decoder, blocks for the decoder-only model
+    steps: int
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    n_embd: int = 64
+    n_head: int = 4
+    block_size: int = 40  # BOS + the longest source (21) + SEP + 10 + EOS fits
+    seed: int = 0
+
+    def config(self, vocab_size: int) -> TransformerConfig:
+        """The model config: rotary positions; the encoder-decoder splits its blocks half and half."""
+        shape = dict(
+            vocab_size=vocab_size,
+            block_size=self.block_size,
+            n_head=self.n_head,
+            n_embd=self.n_embd,
+            positional="rotary",
+        )
+        if self.family == "encoder-decoder":
+            return EncoderDecoderConfig(n_layer=self.n_layer // 2, n_decoder_layer=self.n_layer // 2, **shape)
+        return DecoderOnlyConfig(n_layer=self.n_layer, **shape)
+
+
+# Matched budget: 2 + 2 encoder-decoder blocks (an encoder block ~12 C^2 weights, a decoder block with
+# cross-attention ~16 C^2) against 5 decoder-only blocks (~12 C^2 each): 237k against 253k parameters.
+TASK_RECIPES = {
+    "dates_encoder_decoder": TaskRecipe(task="dates", family="encoder-decoder", n_layer=4, steps=300),
+    "dates_decoder_only": TaskRecipe(task="dates", family="decoder-only", n_layer=5, steps=300),
+}
+
+
+def task_metrics(model: torch.nn.Module, vocab: Seq2SeqVocab, *, task: str) -> dict:
+    """Validation loss (every val pair in one batch) and greedy exact match on val, test and hard."""
+    with torch.no_grad():
+        metrics = {"val_loss": task_loss(model, load_split(task, "val"), vocab=vocab).item()}
+    for split in ("val", "test", "hard"):
+        pairs = load_split(task, split)
+        answers = predict(model, [source for source, _ in pairs], vocab=vocab)
+        metrics[f"{split}_exact_match"] = exact_match(answers, [target for _, target in pairs])
+    return metrics
+
+
+def make_task_checkpoint(name: str, recipe: TaskRecipe) -> Path:
+    """Train ``recipe`` and save it as data/checkpoints/<name>; returns the directory."""
+    vocab = Seq2SeqVocab.for_task(recipe.task)
+    torch.manual_seed(recipe.seed)
+    model = build_model(recipe.config(vocab.vocab_size))
+    start = time.perf_counter()
+    losses = train_on_pairs(
+        model,
+        load_split(recipe.task, "train"),
+        vocab=vocab,
+        steps=recipe.steps,
+        batch_size=recipe.batch_size,
+        learning_rate=recipe.learning_rate,
+        seed=recipe.seed,
+    )
+    seconds = time.perf_counter() - start
+    metrics = task_metrics(model, vocab, task=recipe.task)
+    metadata = {
+        "name": name,
+        "task": recipe.task,
+        "family": recipe.family,
+        "seed": recipe.seed,
+        "threads": THREADS,
+        "torch": torch.__version__,
+        "recipe": asdict(recipe),
+        "metrics": metrics
+        | {"steps": recipe.steps, "params": count_parameters(model), "train_seconds": round(seconds)},
+        "train_loss": losses[:: max(1, recipe.steps // 50)],  # every 6th loss: the curve, not every step
+    }
+    directory = save_checkpoint(OUT_DIR / name, model, vocab, metadata)
+    size = checkpoint_bytes(directory)
+    if size > MAX_BYTES:
+        raise SystemExit(f"{directory} is {size:,} bytes, over the limit of {MAX_BYTES:,}.")
+    load_checkpoint(directory)  # the round trip must work
+    print(
+        f"{name}: {count_parameters(model):,} parameters, {recipe.steps} steps in {seconds:.0f} s, "
+        f"exact match val {metrics['val_exact_match']:.3f} test {metrics['test_exact_match']:.3f} "
+        f"hard {metrics['hard_exact_match']:.3f}, {size / 1e6:.2f} MB"
+    )
+    return directory
 
 
 def checkpoint_bytes(directory: Path) -> int:
@@ -116,12 +217,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Train the small pretrained checkpoints in data/checkpoints/."
     )
-    parser.add_argument("--only", choices=sorted(RECIPES), help="make just this checkpoint")
+    parser.add_argument("--only", choices=sorted(RECIPES | TASK_RECIPES), help="make just this checkpoint")
     args = parser.parse_args(argv)
     torch.set_num_threads(THREADS)
     for name, recipe in RECIPES.items():
         if args.only in (None, name):
             make_checkpoint(name, recipe)
+    for name, task_recipe in TASK_RECIPES.items():
+        if args.only in (None, name):
+            make_task_checkpoint(name, task_recipe)
     return 0
 
 

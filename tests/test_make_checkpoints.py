@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 
 import pytest
 
 from course_lib.checkpoints import load_checkpoint
 from course_lib.data import encode_corpus, load_corpus, split_train_val, text_checksum
 from course_lib.env import REPO
+from course_lib.models import count_parameters
+from course_lib.tasks import Seq2SeqVocab
 from course_lib.train import estimate_loss
 
 sys.path.insert(0, str(REPO / "scripts"))
@@ -46,3 +49,49 @@ def test_shipped_weights_reproduce_their_recorded_validation_loss(name, recipe) 
     )
     assert val_loss == pytest.approx(checkpoint.metadata["metrics"]["val_loss"], abs=1e-4)
     assert val_loss < 2.0, "a character model this size should do far better than chance (ln 90 = 4.5)"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The task models of notebook 05: an encoder-decoder and a decoder-only model on the "dates" task
+# ------------------------------------------------------------------------------------------------------------
+
+TASK_RECIPES = sorted(make_checkpoints.TASK_RECIPES.items())
+
+
+@pytest.fixture(scope="module")
+def task_checkpoints():
+    return {name: load_checkpoint(make_checkpoints.OUT_DIR / name) for name, _ in TASK_RECIPES}
+
+
+@pytest.mark.parametrize(("name", "recipe"), TASK_RECIPES, ids=[name for name, _ in TASK_RECIPES])
+def test_task_checkpoint_is_small_and_made_by_its_recipe(name, recipe, task_checkpoints) -> None:
+    size = make_checkpoints.checkpoint_bytes(make_checkpoints.OUT_DIR / name)
+    assert size <= make_checkpoints.MAX_BYTES, f"{name} is {size:,} bytes"
+    checkpoint = task_checkpoints[name]
+    vocab = Seq2SeqVocab.from_tokenizer(checkpoint.tokenizer)
+    assert vocab.chars == Seq2SeqVocab.for_task(recipe.task).chars
+    assert checkpoint.metadata["recipe"] == asdict(recipe)
+    assert checkpoint.model.config == recipe.config(vocab.vocab_size)
+    assert checkpoint.metadata["metrics"]["steps"] == recipe.steps
+    assert checkpoint.metadata["metrics"]["params"] == count_parameters(checkpoint.model)
+
+
+@pytest.mark.parametrize(("name", "recipe"), TASK_RECIPES, ids=[name for name, _ in TASK_RECIPES])
+def test_task_checkpoint_reproduces_its_recorded_metrics(name, recipe, task_checkpoints) -> None:
+    checkpoint = task_checkpoints[name]
+    vocab = Seq2SeqVocab.from_tokenizer(checkpoint.tokenizer)
+    recorded = checkpoint.metadata["metrics"]
+    measured = make_checkpoints.task_metrics(checkpoint.model, vocab, task=recipe.task)
+    assert measured["val_loss"] == pytest.approx(recorded["val_loss"], abs=1e-4)
+    for split in ("val", "test", "hard"):  # greedy answers: 1 of 500 may flip on another CPU's rounding
+        key = f"{split}_exact_match"
+        assert measured[key] == pytest.approx(recorded[key], abs=0.0021), key
+
+
+def test_the_two_task_models_share_a_parameter_budget_and_the_encoder_decoder_passes(
+    task_checkpoints,
+) -> None:
+    params = [count_parameters(checkpoint.model) for checkpoint in task_checkpoints.values()]
+    assert max(params) / min(params) < 1.10, params
+    metrics = task_checkpoints["dates_encoder_decoder"].metadata["metrics"]
+    assert metrics["test_exact_match"] >= 0.95

@@ -16,6 +16,8 @@ One module per view; everything public is importable from ``course_lib.widgets``
                             against quality (notebook 06; CSS class ``course-sampling-playground``)
 - ``StepThroughGenerator``  greedy generation one click at a time: next-token bars, the pick, the newest
                             token's attention by layer and head (notebook 04; ``course-step-through``)
+- ``CrossAttentionExplorer`` example, layer, head and output step over the dates encoder-decoder: encoder,
+                            causal decoder and cross-attention maps (notebook 05; ``course-cross-attention``)
 
 Each view is an ``ipywidgets.VBox``: show it by making it a cell's last value or with ``display(view)``.
 The live picture is plain HTML (a table with inline colours, no JavaScript, no network), so a slider
@@ -32,6 +34,7 @@ from course_lib.widgets._common import CONTAINER_CLASS, OUTPUT_CLASS
 from course_lib.widgets.architecture import ArchitectureExplorer
 from course_lib.widgets.attention_explorer import AttentionExplorer
 from course_lib.widgets.attention_map import AttentionMapWidget
+from course_lib.widgets.cross_attention import CrossAttentionExplorer
 from course_lib.widgets.positional_explorer import PositionalExplorer
 from course_lib.widgets.sampling import SamplingWidget
 from course_lib.widgets.sampling_playground import SamplingPlayground
@@ -44,6 +47,7 @@ __all__ = [
     "ArchitectureExplorer",
     "AttentionExplorer",
     "AttentionMapWidget",
+    "CrossAttentionExplorer",
     "PositionalExplorer",
     "SamplingPlayground",
     "SamplingWidget",
