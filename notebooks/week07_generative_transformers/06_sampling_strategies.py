@@ -752,4 +752,5 @@ print(f"length_penalty 0 -> {raw!r}, length_penalty 1 -> {average!r}")
 #   `length ** length_penalty`.
 # - course_lib's filters are Hugging Face's logits processors, checked value for value.
 #
-# **Next:** notebook 07, *Beyond text*, uses the same next-token machinery to generate images, music and video.
+# **Next:** notebook 07, *Beyond text*, uses the same next-token machinery to generate images, music
+# and video.
