@@ -340,6 +340,11 @@ _INSPECT = """async () => {
   const box = async (el) => {
     el.scrollIntoView({block: 'nearest'});
     await frame();
+    // A cell scrolled back into view is re-attached asynchronously; on a busy machine that takes more than
+    // two frames. Wait up to 2 s for a size: an element that is really hidden still measures 0 after that.
+    for (let waited = 0; waited < 2000 && el.getBoundingClientRect().width === 0; waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     const rect = el.getBoundingClientRect();
     const visible = el.checkVisibility({visibilityProperty: true, opacityProperty: true});
     return {width: Math.round(rect.width), height: Math.round(rect.height), visible};
