@@ -16,6 +16,8 @@ One module per view; everything public is importable from ``course_lib.widgets``
                             against quality (notebook 06; CSS class ``course-sampling-playground``)
 - ``StepThroughGenerator``  greedy generation one click at a time: next-token bars, the pick, the newest
                             token's attention by layer and head (notebook 04; ``course-step-through``)
+- ``AttentionCostExplorer`` image side, patch, frames and attention kind: tokens, FLOPs and memory of one
+                            layer against this machine's memory (notebook 07; ``course-attention-cost``)
 - ``CrossAttentionExplorer`` example, layer, head and output step over the dates encoder-decoder: encoder,
                             causal decoder and cross-attention maps (notebook 05; ``course-cross-attention``)
 
@@ -32,6 +34,7 @@ For browser tests: every view's top-level element has the CSS class ``course-wid
 
 from course_lib.widgets._common import CONTAINER_CLASS, OUTPUT_CLASS
 from course_lib.widgets.architecture import ArchitectureExplorer
+from course_lib.widgets.attention_cost import AttentionCostExplorer
 from course_lib.widgets.attention_explorer import AttentionExplorer
 from course_lib.widgets.attention_map import AttentionMapWidget
 from course_lib.widgets.cross_attention import CrossAttentionExplorer
@@ -45,6 +48,7 @@ __all__ = [
     "CONTAINER_CLASS",
     "OUTPUT_CLASS",
     "ArchitectureExplorer",
+    "AttentionCostExplorer",
     "AttentionExplorer",
     "AttentionMapWidget",
     "CrossAttentionExplorer",
