@@ -190,7 +190,7 @@ def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -
     _load_weights(model, tensors, weights_path)
     try:
         tokenizer = tokenizer_from_dict(record["tokenizer"])
-    except (CourseInputError, KeyError, TypeError) as error:
+    except (CourseInputError, KeyError, TypeError, ValueError) as error:
         raise CheckpointError(
             f"{directory / METADATA_FILE} has an unusable tokenizer entry: {error}. {RETRAIN_HINT}"
         ) from None

@@ -352,13 +352,18 @@ def _check_dict(d: dict, expected_type: str, keys: list[str]) -> None:
 
 
 def tokenizer_from_dict(d: dict) -> CharTokenizer | BPETokenizer:
-    """Rebuild a ``CharTokenizer`` or ``BPETokenizer`` from its ``to_dict()`` output."""
+    """Rebuild a ``CharTokenizer`` or ``BPETokenizer`` from its ``to_dict()`` output, or notebook 07's
+    ``course_lib.music.TuneTokenizer`` (type "abc-tunes")."""
     kind = d.get("type") if isinstance(d, dict) else None
+    if kind == "abc-tunes":  # imported here: course_lib.music imports this module
+        from course_lib.music import TuneTokenizer
+
+        return TuneTokenizer.from_dict(d)
     if kind not in _TOKENIZER_TYPES:
         given = repr(kind) if isinstance(d, dict) else type(d).__name__
         fail(
             "d['type']",
-            f"one of {sorted(_TOKENIZER_TYPES)}",
+            f"one of {[*sorted(_TOKENIZER_TYPES), 'abc-tunes']}",
             given,
             "Pass the output of tokenizer.to_dict().",
         )

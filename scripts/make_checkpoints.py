@@ -26,6 +26,7 @@ sys.path.insert(
     0, str(REPO)
 )  # so `python scripts/make_checkpoints.py` finds course_lib without installing it
 
+from course_lib import images, music  # noqa: E402
 from course_lib.checkpoints import WEIGHTS_FILE, load_checkpoint, save_checkpoint  # noqa: E402
 from course_lib.configs import DecoderOnlyConfig, EncoderDecoderConfig, TransformerConfig  # noqa: E402
 from course_lib.data import encode_corpus, load_corpus, split_train_val, text_checksum  # noqa: E402
@@ -213,11 +214,124 @@ def make_checkpoint(name: str, recipe: Recipe) -> Path:
     return directory
 
 
+@dataclass
+class ImageRecipe:
+    """How one digits generator of notebook 07 is made (course_lib.images): method, steps, seed."""
+
+    method: str  # "raster" (a mini DALL-E, DecoderOnlyLM) or "maskgit" (EncoderOnlyLM)
+    steps: int
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    dropout: float = 0.0
+    seed: int = 0
+    threads: int = 1  # small enough that one thread is fastest (and leaves the other core free)
+
+
+IMAGE_RECIPES = {
+    "digits_raster_gpt": ImageRecipe(method="raster", steps=3000, dropout=0.1),  # no dropout: overfits
+    "digits_maskgit": ImageRecipe(method="maskgit", steps=2500),
+}
+
+
+def make_image_checkpoint(name: str, recipe: ImageRecipe) -> Path:
+    """Train ``recipe`` on the digits' training split and save it as data/checkpoints/<name>."""
+    split = images.load_digit_images()
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(recipe.threads)  # float sums are reproducible for a fixed thread count
+    torch.manual_seed(recipe.seed)
+    model = build_model(images.image_model_config(recipe.method, dropout=recipe.dropout))
+    start = time.perf_counter()
+    losses = images.train_image_model(
+        model,
+        images.sequences(split.train_images, split.train_labels),
+        steps=recipe.steps,
+        batch_size=recipe.batch_size,
+        learning_rate=recipe.learning_rate,
+        seed=recipe.seed,
+    )
+    seconds = time.perf_counter() - start
+    metrics = images.checkpoint_metrics(model, split, images.train_judge(split))
+    torch.set_num_threads(threads_before)
+    metadata = {
+        "name": name,
+        "seed": recipe.seed,
+        "threads": recipe.threads,
+        "torch": torch.__version__,
+        "recipe": asdict(recipe),
+        "metrics": metrics | {"steps": recipe.steps, "params": count_parameters(model)},
+        "train_loss": losses[:: max(1, recipe.steps // 50)],
+    }
+    directory = save_checkpoint(OUT_DIR / name, model, images.digit_tokenizer(), metadata)
+    size = checkpoint_bytes(directory)
+    if size > MAX_BYTES:
+        raise SystemExit(f"{directory} is {size:,} bytes, over the limit of {MAX_BYTES:,}.")
+    load_checkpoint(directory)  # the round trip must work
+    print(
+        f"{name}: {count_parameters(model):,} parameters, {recipe.steps} steps in {seconds:.0f} s, "
+        f"test loss {metrics['test_loss']:.3f}, judge accuracy {metrics['accuracy']:.2f}, "
+        f"{metrics['copies']} copies of training images, {size / 1e6:.2f} MB"
+    )
+    return directory
+
+
+@dataclass
+class TuneRecipe:
+    """How the folk-tune model of notebook 07 is made (course_lib.music.train_tune_model's settings)."""
+
+    n_layer: int = 3
+    n_embd: int = 96
+    steps: int = 1200
+    batch_size: int = 16
+    learning_rate: float = 3e-3
+    seed: int = 0
+
+
+TUNE_RECIPES = {"tunes_gpt": TuneRecipe()}
+TUNE_THREADS = 1  # fixed, like THREADS; one thread because the course machine is shared
+
+
+def make_tune_checkpoint(name: str, recipe: TuneRecipe) -> Path:
+    """Train the tune model, record its validation loss and bar accuracy, save data/checkpoints/<name>."""
+    torch.set_num_threads(TUNE_THREADS)
+    tunes = music.load_tunes()
+    model, tokenizer, history = music.train_tune_model(tunes, **asdict(recipe))
+    metrics = music.tune_metrics(model, tokenizer) | {
+        "val_loss": history.final["val_loss"],
+        "steps": history.final["steps"],
+        "params": count_parameters(model),
+        "real_bar_accuracy": music.bar_accuracy(music.split_tunes(tunes)[1]),
+    }
+    metadata = {
+        "name": name,
+        "data_sha256": text_checksum(music.TUNES_FILE.read_text(encoding="utf-8")),
+        "recipe": asdict(recipe),
+        "threads": TUNE_THREADS,
+        "torch": torch.__version__,
+        "metrics": metrics,
+        "history": {key: getattr(history, key) for key in ("step", "train_loss", "val_loss")},
+    }
+    directory = save_checkpoint(OUT_DIR / name, model, tokenizer, metadata)
+    size = checkpoint_bytes(directory)
+    if size > MAX_BYTES:
+        raise SystemExit(f"{directory} is {size:,} bytes, over the limit of {MAX_BYTES:,}.")
+    music.load_tune_model(directory)  # the round trip must work
+    print(
+        f"{name}: val loss {metrics['val_loss']:.3f}, bar accuracy {metrics['bar_accuracy']:.3f} "
+        f"(real tunes {metrics['real_bar_accuracy']:.3f}), {size / 1e6:.2f} MB"
+    )
+    torch.set_num_threads(THREADS)
+    return directory
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Train the small pretrained checkpoints in data/checkpoints/."
     )
-    parser.add_argument("--only", choices=sorted(RECIPES | TASK_RECIPES), help="make just this checkpoint")
+    parser.add_argument(
+        "--only",
+        choices=sorted(RECIPES | TASK_RECIPES | IMAGE_RECIPES | TUNE_RECIPES),
+        help="make just this checkpoint",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(THREADS)
     for name, recipe in RECIPES.items():
@@ -226,6 +340,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, task_recipe in TASK_RECIPES.items():
         if args.only in (None, name):
             make_task_checkpoint(name, task_recipe)
+    for name, image_recipe in IMAGE_RECIPES.items():
+        if args.only in (None, name):
+            make_image_checkpoint(name, image_recipe)
+    for name, tune_recipe in TUNE_RECIPES.items():
+        if args.only in (None, name):
+            make_tune_checkpoint(name, tune_recipe)
     return 0
 
 

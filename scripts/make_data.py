@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import json
 import platform
+import re
 import sys
 import sysconfig
 import unicodedata
@@ -91,11 +92,25 @@ def task_jsonl(name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def oneills_tunes_text() -> str:
+    """O'Neill's 1850 Irish tunes from music21's bundled corpus (read from disk, nothing downloaded), in the
+    course's ABC subset (course_lib.music.corpus_line), one tune per line, in file and tune order."""
+    from music21 import corpus
+
+    from course_lib.music import corpus_line, drop_rare_tokens
+
+    paths = sorted(Path(p) for p in corpus.getCorePaths(fileExtensions=("abc",)) if "oneills1850" in str(p))
+    blocks = [b for p in paths for b in re.split(r"\n(?=X:)", p.read_text(encoding="latin-1"))]
+    lines = [corpus_line(block) for block in blocks if block.lstrip().startswith("X:")]
+    return "\n".join(drop_rare_tokens([line for line in lines if line])) + "\n"
+
+
 def build_files() -> dict[str, bytes]:
     """Every file of data/ (path relative to data/ -> its bytes), MANIFEST.json last."""
     files = {
         "corpus/python_docs.txt": python_docs_text().encode("utf-8"),
         "corpus/python_stdlib.txt": python_stdlib_text().encode("utf-8"),
+        "tunes/oneills_1850.txt": oneills_tunes_text().encode("utf-8"),
     }
     for name in TASKS:
         files[f"tasks/{name}.jsonl"] = task_jsonl(name).encode("utf-8")
@@ -107,6 +122,8 @@ def build_files() -> dict[str, bytes]:
             "corpus/python_stdlib.txt": "CPython standard library: "
             + ", ".join(f"Lib/{n}" for n in STDLIB_FILES),
             "tasks": "course_lib.tasks.make_splits (synthetic)",
+            "tunes/oneills_1850.txt": "music21 corpus oneills1850/*.abc (O'Neill's Music of Ireland, 1850; "
+            "public domain; ABC by Norbert Paap), reduced by course_lib.music.corpus_line",
         },
         "files": {
             path: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}

@@ -54,6 +54,14 @@ def test_make_data_is_deterministic_and_matches_the_shipped_files():
         )
 
 
+def test_tune_corpus_is_in_the_manifest_and_every_line_tokenizes():
+    from course_lib.music import load_tunes, tune_tokens
+
+    assert "tunes/oneills_1850.txt" in MANIFEST["files"]
+    tunes = load_tunes()
+    assert len(tunes) > 1500 and all(len(tune_tokens(tune)) <= 254 for tune in tunes)
+
+
 def test_python_docs_corpus():
     text = load_corpus("python-docs")
     assert 400_000 < len(text) < 600_000

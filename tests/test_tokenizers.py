@@ -219,7 +219,10 @@ def test_hf_bpe_errors():
 @pytest.mark.parametrize(
     "d, message",
     [
-        ({"type": "wordpiece"}, r"d\['type'\] must be one of \['bpe', 'char'\], got 'wordpiece'"),
+        (
+            {"type": "wordpiece"},
+            r"d\['type'\] must be one of \['bpe', 'char', 'abc-tunes'\], got 'wordpiece'",
+        ),
         ({"chars": ["a"]}, r"d\['type'\] must be one of .* got None"),
         ("char", r"d\['type'\] must be one of .* got str"),
         ({"type": "bpe", "merges": []}, r"d must be a dict with keys \['pattern', 'merges'\].*\['pattern'\]"),
@@ -234,3 +237,12 @@ def test_hf_bpe_errors():
 def test_tokenizer_from_dict_errors(d, message):
     with pytest.raises(CourseInputError, match=message):
         tokenizer_from_dict(d)
+
+
+def test_tokenizer_from_dict_rebuilds_notebook_07s_tune_tokenizer():
+    from course_lib.music import TuneTokenizer
+
+    tunes = ["M:6/8 L:1/8 K:G | G A B c d e |", "M:3/4 L:1/4 K:D | D E F |"]
+    tokenizer = TuneTokenizer.from_tunes(tunes)
+    rebuilt = tokenizer_from_dict(tokenizer.to_dict())
+    assert isinstance(rebuilt, TuneTokenizer) and rebuilt.encode(tunes[0]) == tokenizer.encode(tunes[0])

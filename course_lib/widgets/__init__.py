@@ -11,15 +11,18 @@ One module per view; everything public is importable from ``course_lib.widgets``
                             for rotary, the rotated query pair (notebook 02; CSS class ``course-positional``)
 - ``ArchitectureExplorer``  a published model, or sliders for layers, heads, width and context: parameters,
                             FLOPs per token, memory of the weights and of the KV cache (notebook 03)
+- ``AttentionCostExplorer`` image side, patch, frames and attention kind: tokens, FLOPs and memory of one
+                            layer against this machine's memory (notebook 07; ``course-attention-cost``)
 - ``SamplingPlayground``    prompt, strategy and sliders over the character GPT: the next-token distribution
                             before and after truncation, continuations with log-likelihoods, diversity
                             against quality (notebook 06; CSS class ``course-sampling-playground``)
 - ``StepThroughGenerator``  greedy generation one click at a time: next-token bars, the pick, the newest
                             token's attention by layer and head (notebook 04; ``course-step-through``)
-- ``AttentionCostExplorer`` image side, patch, frames and attention kind: tokens, FLOPs and memory of one
-                            layer against this machine's memory (notebook 07; ``course-attention-cost``)
 - ``CrossAttentionExplorer`` example, layer, head and output step over the dates encoder-decoder: encoder,
                             causal decoder and cross-attention maps (notebook 05; ``course-cross-attention``)
+- ``ImageGenerationWidget`` digit, method (raster / MaskGIT), K, temperature and step over the digits
+                            models: the drawing appears, and a "sample 20" grid with the judge's verdicts
+                            (notebook 07; ``course-image-generation``)
 
 Each view is an ``ipywidgets.VBox``: show it by making it a cell's last value or with ``display(view)``.
 The live picture is plain HTML (a table with inline colours, no JavaScript, no network), so a slider
@@ -38,6 +41,7 @@ from course_lib.widgets.attention_cost import AttentionCostExplorer
 from course_lib.widgets.attention_explorer import AttentionExplorer
 from course_lib.widgets.attention_map import AttentionMapWidget
 from course_lib.widgets.cross_attention import CrossAttentionExplorer
+from course_lib.widgets.image_generation import ImageGenerationWidget
 from course_lib.widgets.positional_explorer import PositionalExplorer
 from course_lib.widgets.sampling import SamplingWidget
 from course_lib.widgets.sampling_playground import SamplingPlayground
@@ -52,6 +56,7 @@ __all__ = [
     "AttentionExplorer",
     "AttentionMapWidget",
     "CrossAttentionExplorer",
+    "ImageGenerationWidget",
     "PositionalExplorer",
     "SamplingPlayground",
     "SamplingWidget",
