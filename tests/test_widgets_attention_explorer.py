@@ -18,7 +18,8 @@ from course_lib.checkpoints import load_checkpoint
 from course_lib.data import DATA_DIR
 from course_lib.validation import CourseInputError
 from course_lib.widgets import CONTAINER_CLASS, OUTPUT_CLASS, AttentionExplorer
-from course_lib.widgets.attention_explorer import CHECKPOINT_NAME, DEFAULT_TEXT, attention_scores
+from course_lib.widgets._common import CHECKPOINT_NAME
+from course_lib.widgets.attention_explorer import DEFAULT_TEXT, attention_scores
 
 LONG_TEXT = "def mean(values):\n    return sum(values) / len(values)\n\nprint(mean([1, 2, 3]))\n"  # > 64
 

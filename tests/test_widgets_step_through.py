@@ -19,7 +19,8 @@ from course_lib.data import DATA_DIR
 from course_lib.decoding import generate
 from course_lib.validation import CourseInputError
 from course_lib.widgets import CONTAINER_CLASS, OUTPUT_CLASS, StepThroughGenerator
-from course_lib.widgets.step_through import CHECKPOINT_NAME, DEFAULT_PROMPT
+from course_lib.widgets._common import CHECKPOINT_NAME
+from course_lib.widgets.step_through import DEFAULT_PROMPT
 
 
 @pytest.fixture(scope="module")

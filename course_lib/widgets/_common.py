@@ -5,9 +5,15 @@ from __future__ import annotations
 import html
 
 import ipywidgets as widgets
+import matplotlib
+import numpy as np
 import torch
+from torch import nn
 
 from course_lib import viz
+from course_lib.models import DecoderOnlyLM
+from course_lib.tokenizers import CharTokenizer
+from course_lib.validation import fail
 
 CONTAINER_CLASS = "course-widget"
 OUTPUT_CLASS = "course-widget-output"
@@ -17,6 +23,41 @@ TOKEN_FONT = "font-family: ui-monospace, monospace; font-size: 14px;"
 _SLIDER_STYLE = {"description_width": "initial"}
 _SLIDER_LAYOUT = {"width": "400px"}  # a long track: easier to set precisely with a mouse or a touchpad
 _BAR_WIDTH_PX = 260  # a probability of 1.0 fills the whole bar
+
+
+CHECKPOINT_NAME = "char_gpt_python_docs"  # the shipped character GPT, trained on Python's documentation
+
+
+def hex_colors(values: np.ndarray, cmap_name: str) -> list[str]:
+    """Map values in [0, 1] to '#rrggbb' strings with a matplotlib colormap (256 levels, a table look-up:
+    fast)."""
+    table = matplotlib.colormaps[cmap_name](np.linspace(0.0, 1.0, 256))[:, :3]  # (256, 3) floats
+    table = [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in (table * 255).round().astype(int)]
+    levels = np.clip(np.round(values * 255), 0, 255).astype(int).ravel()
+    return [table[level] for level in levels.tolist()]
+
+
+def check_char_model(model: nn.Module, tokenizer: CharTokenizer) -> None:
+    """The widgets over the character GPT need a DecoderOnlyLM and the CharTokenizer of its vocabulary."""
+    fix = "Load the course's character GPT: load_checkpoint(DATA_DIR / 'checkpoints' / CHECKPOINT_NAME)."
+    if not isinstance(model, DecoderOnlyLM):
+        fail("model", "a DecoderOnlyLM", type(model).__name__, fix)
+    if not isinstance(tokenizer, CharTokenizer):
+        fail("tokenizer", "a CharTokenizer", type(tokenizer).__name__, fix)
+    if tokenizer.vocab_size != model.config.vocab_size:
+        fail("tokenizer", f"of vocab_size {model.config.vocab_size}", tokenizer.vocab_size, fix)
+
+
+def text_problem(text: str, tokenizer: CharTokenizer) -> str:
+    """What is wrong with a typed text (empty, or characters outside the vocabulary), or "" if nothing."""
+    if not text:
+        return "Type at least one character."
+    unknown = sorted(set(text) - tokenizer.stoi.keys())
+    if unknown:
+        shown = " ".join(repr(c) for c in unknown[:8]) + (" …" if len(unknown) > 8 else "")
+        pronoun = "it" if len(unknown) == 1 else "them"
+        return f"The model has never seen {shown}: remove or replace {pronoun}."
+    return ""
 
 
 def token_html(token: str) -> str:

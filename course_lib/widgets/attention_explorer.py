@@ -26,15 +26,16 @@ from course_lib.viz._common import new_figure, tick_labels
 from course_lib.widgets._common import (
     FONT,
     TOKEN_FONT,
+    check_char_model,
     finish_layout,
     float_slider,
+    hex_colors,
     new_output,
     slider,
+    text_problem,
     token_html,
 )
-from course_lib.widgets.attention_map import _hex_colors
 
-CHECKPOINT_NAME = "char_gpt_python_docs"  # the shipped character GPT, trained on Python's documentation
 DEFAULT_TEXT = "for item in items: print(item)"  # one line: a text box cannot hold line breaks
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.1, 4.0
 
@@ -90,7 +91,7 @@ class AttentionExplorer(widgets.VBox):
         temperature: float = 1.0,
     ) -> None:
         super().__init__()
-        self._check_model(model, tokenizer)
+        check_char_model(model, tokenizer)
         self.model, self.tokenizer = model, tokenizer
         n_layer, n_head = model.config.n_layer, model.config.n_head
         for name, value, count in (("layer", layer, n_layer), ("head", head, n_head)):
@@ -105,8 +106,13 @@ class AttentionExplorer(widgets.VBox):
         )
         if not isinstance(text, str):
             fail("text", "a string", type(text).__name__, "Pass the text to look at, e.g. 'for x in xs:'.")
-        if self._problem(text):
-            fail("text", "non-empty text in the model's vocabulary", repr(text), self._problem(text))
+        if text_problem(text, self.tokenizer):
+            fail(
+                "text",
+                "non-empty text in the model's vocabulary",
+                repr(text),
+                text_problem(text, self.tokenizer),
+            )
 
         self.text = widgets.Text(
             value=text, description="text", continuous_update=False, layout={"width": "560px"}
@@ -179,26 +185,6 @@ class AttentionExplorer(widgets.VBox):
 
     # ---------------------------------------------------------------- model run (once per text)
 
-    def _check_model(self, model: nn.Module, tokenizer: CharTokenizer) -> None:
-        fix = "Load the course's character GPT: load_checkpoint(DATA_DIR / 'checkpoints' / CHECKPOINT_NAME)."
-        if not isinstance(model, DecoderOnlyLM):
-            fail("model", "a DecoderOnlyLM", type(model).__name__, fix)
-        if not isinstance(tokenizer, CharTokenizer):
-            fail("tokenizer", "a CharTokenizer", type(tokenizer).__name__, fix)
-        if tokenizer.vocab_size != model.config.vocab_size:
-            fail("tokenizer", f"of vocab_size {model.config.vocab_size}", tokenizer.vocab_size, fix)
-
-    def _problem(self, text: str) -> str:
-        """What is wrong with ``text`` (empty, or characters outside the vocabulary), or "" if nothing."""
-        if not text:
-            return "Type at least one character."
-        unknown = sorted(set(text) - self.tokenizer.stoi.keys())
-        if unknown:
-            shown = " ".join(repr(c) for c in unknown[:8]) + (" …" if len(unknown) > 8 else "")
-            pronoun = "it" if len(unknown) == 1 else "them"
-            return f"The model has never seen {shown}: remove or replace {pronoun}."
-        return ""
-
     def _run_model(self, text: str) -> None:
         """Keep the last block_size characters of ``text`` and their scores (L, H, T, T)."""
         block_size = self.model.config.block_size
@@ -219,7 +205,7 @@ class AttentionExplorer(widgets.VBox):
         return query
 
     def _text_changed(self, change: dict) -> None:
-        problem = self._problem(change["new"])
+        problem = text_problem(change["new"], self.tokenizer)
         if problem:
             self.message = f"{problem} (Still showing the last valid text.)"
             self._draw()
@@ -250,7 +236,7 @@ class AttentionExplorer(widgets.VBox):
 
     def _text_html(self, row: np.ndarray) -> str:
         """The text with each character's background coloured by the query's weight on it."""
-        colors = _hex_colors(row, viz.ATTENTION_CMAP)
+        colors = hex_colors(row, viz.ATTENTION_CMAP)
         query = self.query.value
         spans = []
         for j, character in enumerate(self.characters):
@@ -274,7 +260,7 @@ class AttentionExplorer(widgets.VBox):
         """The (T, T) map as a table of coloured cells; the query's row is outlined."""
         t = weights.shape[0]
         cell = max(7, min(20, 560 // t))  # px
-        colors = _hex_colors(weights, viz.ATTENTION_CMAP)
+        colors = hex_colors(weights, viz.ATTENTION_CMAP)
         labels = [token_html(c) for c in self.characters]
         head = "".join(f"<th>{label}</th>" for label in labels)
         rows = []

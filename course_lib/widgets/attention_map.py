@@ -5,23 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import ipywidgets as widgets
-import matplotlib
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
 from course_lib import viz
 from course_lib.validation import check_int, check_number, check_shape, fail
-from course_lib.widgets._common import FONT, TOKEN_FONT, finish_layout, new_output, slider, token_html
-
-
-def _hex_colors(values: np.ndarray, cmap_name: str) -> list[str]:
-    """Map values in [0, 1] to '#rrggbb' strings with a matplotlib colormap (256 levels, a table look-up:
-    fast)."""
-    table = matplotlib.colormaps[cmap_name](np.linspace(0.0, 1.0, 256))[:, :3]  # (256, 3) floats
-    table = [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in (table * 255).round().astype(int)]
-    levels = np.clip(np.round(values * 255), 0, 255).astype(int).ravel()
-    return [table[level] for level in levels.tolist()]
+from course_lib.widgets._common import (
+    FONT,
+    TOKEN_FONT,
+    finish_layout,
+    hex_colors,
+    new_output,
+    slider,
+    token_html,
+)
 
 
 def _stack_layers(weights: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
@@ -158,7 +156,7 @@ class AttentionMapWidget(widgets.VBox):
         cell = max(8, min(28, 640 // max(t_q, t_k)))  # px: big maps get small cells
         show_numbers = cell >= 24  # numbers are percentages
         with_tooltips = t_q * t_k <= 64 * 64  # keeps the HTML small for very long sequences
-        colors = _hex_colors(weights, viz.ATTENTION_CMAP)
+        colors = hex_colors(weights, viz.ATTENTION_CMAP)
         queries = [token_html(t) for t in self.tokens]
         keys = [token_html(t) for t in self.key_tokens]
         rotate = any(len(viz.display_token(t)) > 2 for t in self.key_tokens)
@@ -180,7 +178,7 @@ class AttentionMapWidget(widgets.VBox):
                 f'<tr><th style="{TOKEN_FONT} font-weight: normal; text-align: right; '
                 f'padding-right: 6px;">{queries[i]}</th>{"".join(cells)}</tr>'
             )
-        gradient = ", ".join(_hex_colors(np.linspace(0, 1, 6), viz.ATTENTION_CMAP))
+        gradient = ", ".join(hex_colors(np.linspace(0, 1, 6), viz.ATTENTION_CMAP))
         return (
             f'<div class="course-attention-view" data-layer="{self.layer.value}" '
             f'data-head="{"average" if self.average_heads.value else self.head.value}" style="{FONT}">'

@@ -34,11 +34,11 @@ from course_lib.widgets._common import (
     TOKEN_FONT,
     dropdown,
     finish_layout,
+    hex_colors,
     new_output,
     slider,
     token_html,
 )
-from course_lib.widgets.attention_map import _hex_colors
 
 START, END = "<s>", "</s>"  # how the decoder's BOS and EOS are shown
 
@@ -232,7 +232,7 @@ class CrossAttentionExplorer(widgets.VBox):
 
     def _alignment_html(self, row: np.ndarray) -> str:
         """The source coloured by the selected step's cross-attention weights."""
-        colors = _hex_colors(row, viz.ATTENTION_CMAP)
+        colors = hex_colors(row, viz.ATTENTION_CMAP)
         spans = "".join(
             f'<span style="background: {colors[j]}; color: {"#fff" if row[j] > 0.6 else "#222"};" '
             f'title="{row[j]:.3f}">{token_html(character)}</span>'
@@ -252,7 +252,7 @@ def _row_box(row: int, width: int) -> Rectangle:
 
 def _map_html(weights: np.ndarray, rows: list[str], columns: list[str], highlight: int | None) -> str:
     """A (rows, columns) map as a table of coloured cells with token labels; row ``highlight`` boxed."""
-    colors = _hex_colors(weights, viz.ATTENTION_CMAP)
+    colors = hex_colors(weights, viz.ATTENTION_CMAP)
     n_columns = len(columns)
     head = "".join(f"<th>{token_html(c)}</th>" for c in columns)
     body = []

@@ -32,18 +32,20 @@ from course_lib.tokenizers import CharTokenizer
 from course_lib.validation import check_int, check_number, fail
 from course_lib.viz._common import new_figure
 from course_lib.widgets._common import (
+    CHECKPOINT_NAME,
     FONT,
     TOKEN_FONT,
     bars_html,
+    check_char_model,
     dropdown,
     finish_layout,
     float_slider,
     new_output,
     slider,
+    text_problem,
     token_html,
 )
 
-CHECKPOINT_NAME = "char_gpt_python_docs"  # the shipped character GPT, trained on Python's documentation
 DEFAULT_PROMPT = "The function "
 MAX_PROMPT_CHARS = 24  # prompt + continuation fit the model's 64-character context
 CONTINUATION_CHARS = 40
@@ -187,9 +189,14 @@ class SamplingPlayground(widgets.VBox):
         self.model, self.tokenizer = model, tokenizer
         vocab_size = tokenizer.vocab_size
         _check_settings(strategy, temperature, top_k, top_p, min_p, repetition_penalty, seed, vocab_size)
-        if not isinstance(prompt, str) or self._problem(prompt):
+        if not isinstance(prompt, str) or text_problem(prompt, self.tokenizer):
             given = repr(prompt) if isinstance(prompt, str) else type(prompt).__name__
-            fail("prompt", "non-empty text in the model's vocabulary", given, self._problem(str(prompt)))
+            fail(
+                "prompt",
+                "non-empty text in the model's vocabulary",
+                given,
+                text_problem(str(prompt), self.tokenizer),
+            )
 
         self.prompt = widgets.Text(
             value=prompt, description="prompt", continuous_update=False, layout={"width": "400px"}
@@ -280,7 +287,7 @@ class SamplingPlayground(widgets.VBox):
     # ---------------------------------------------------------------- events
 
     def _prompt_changed(self, change: dict) -> None:
-        problem = self._problem(change["new"])
+        problem = text_problem(change["new"], self.tokenizer)
         if problem:
             self.message = f"{problem} (Still using the last valid prompt.)"
         else:
@@ -381,17 +388,6 @@ class SamplingPlayground(widgets.VBox):
 
     # ---------------------------------------------------------------- checks
 
-    def _problem(self, text: str) -> str:
-        """What is wrong with a prompt (empty, or characters outside the vocabulary), or "" if nothing."""
-        if not text:
-            return "Type at least one character."
-        unknown = sorted(set(text) - self.tokenizer.stoi.keys())
-        if unknown:
-            shown = " ".join(repr(c) for c in unknown[:8]) + (" …" if len(unknown) > 8 else "")
-            pronoun = "it" if len(unknown) == 1 else "them"
-            return f"The model has never seen {shown}: remove or replace {pronoun}."
-        return ""
-
 
 def _png_base64(fig: Figure) -> str:
     buffer = io.BytesIO()
@@ -400,15 +396,11 @@ def _png_base64(fig: Figure) -> str:
 
 
 def _check_model(model: nn.Module, tokenizer: CharTokenizer) -> None:
-    fix = "Load the course's character GPT: load_checkpoint(DATA_DIR / 'checkpoints' / CHECKPOINT_NAME)."
-    if not isinstance(model, DecoderOnlyLM):
-        fail("model", "a DecoderOnlyLM", type(model).__name__, fix)
-    if not isinstance(tokenizer, CharTokenizer):
-        fail("tokenizer", "a CharTokenizer", type(tokenizer).__name__, fix)
-    if tokenizer.vocab_size != model.config.vocab_size:
-        fail("tokenizer", f"of vocab_size {model.config.vocab_size}", tokenizer.vocab_size, fix)
-    if model.config.block_size < MAX_PROMPT_CHARS + CONTINUATION_CHARS:
-        needed = MAX_PROMPT_CHARS + CONTINUATION_CHARS
+    """A character GPT whose context holds the longest prompt and its continuation."""
+    check_char_model(model, tokenizer)
+    needed = MAX_PROMPT_CHARS + CONTINUATION_CHARS
+    if model.config.block_size < needed:
+        fix = f"Load the course's character GPT (data/checkpoints/{CHECKPOINT_NAME}), whose context is 64."
         fail("model", f"a model with block_size >= {needed}", model.config.block_size, fix)
 
 

@@ -28,14 +28,15 @@ from course_lib.widgets._common import (
     FONT,
     TOKEN_FONT,
     bars_html,
+    check_char_model,
     finish_layout,
+    hex_colors,
     new_output,
     slider,
+    text_problem,
     token_html,
 )
-from course_lib.widgets.attention_map import _hex_colors
 
-CHECKPOINT_NAME = "char_gpt_python_docs"  # the shipped character GPT, trained on Python's documentation
 DEFAULT_PROMPT = "The for statement "  # one line: a text box cannot hold line breaks
 MAX_TOP = 20
 
@@ -86,7 +87,7 @@ class StepThroughGenerator(widgets.VBox):
         top: int = 8,
     ) -> None:
         super().__init__()
-        self._check_model(model, tokenizer)
+        check_char_model(model, tokenizer)
         self.model, self.tokenizer = model, tokenizer
         n_layer, n_head = model.config.n_layer, model.config.n_head
         for name, value, count in (("layer", layer, n_layer), ("head", head, n_head)):
@@ -95,8 +96,13 @@ class StepThroughGenerator(widgets.VBox):
         check_int("top", top, minimum=1, maximum=min(MAX_TOP, tokenizer.vocab_size), fix="Use e.g. 8.")
         if not isinstance(prompt, str):
             fail("prompt", "a string", type(prompt).__name__, "Pass the text to continue, e.g. 'def f(x):'.")
-        if self._problem(prompt):
-            fail("prompt", "non-empty text in the model's vocabulary", repr(prompt), self._problem(prompt))
+        if text_problem(prompt, self.tokenizer):
+            fail(
+                "prompt",
+                "non-empty text in the model's vocabulary",
+                repr(prompt),
+                text_problem(prompt, self.tokenizer),
+            )
         self.top = top
         self.message = ""  # shown above the picture: characters outside the vocabulary, an empty prompt
         self.prompt = widgets.Text(
@@ -187,32 +193,12 @@ class StepThroughGenerator(widgets.VBox):
 
     # ---------------------------------------------------------------- input
 
-    def _check_model(self, model: nn.Module, tokenizer: CharTokenizer) -> None:
-        fix = "Load the course's character GPT: load_checkpoint(DATA_DIR / 'checkpoints' / CHECKPOINT_NAME)."
-        if not isinstance(model, DecoderOnlyLM):
-            fail("model", "a DecoderOnlyLM", type(model).__name__, fix)
-        if not isinstance(tokenizer, CharTokenizer):
-            fail("tokenizer", "a CharTokenizer", type(tokenizer).__name__, fix)
-        if tokenizer.vocab_size != model.config.vocab_size:
-            fail("tokenizer", f"of vocab_size {model.config.vocab_size}", tokenizer.vocab_size, fix)
-
-    def _problem(self, prompt: str) -> str:
-        """What is wrong with ``prompt`` (empty, or characters outside the vocabulary), or "" if nothing."""
-        if not prompt:
-            return "Type at least one character."
-        unknown = sorted(set(prompt) - self.tokenizer.stoi.keys())
-        if unknown:
-            shown = " ".join(repr(c) for c in unknown[:8]) + (" …" if len(unknown) > 8 else "")
-            pronoun = "it" if len(unknown) == 1 else "them"
-            return f"The model has never seen {shown}: remove or replace {pronoun}."
-        return ""
-
     def _start(self, prompt: str) -> None:
         """Forget the generated tokens and run the model on ``prompt``."""
         self._history = [run_step(self.model, self.tokenizer.encode(prompt))]
 
     def _prompt_changed(self, change: dict) -> None:
-        problem = self._problem(change["new"])
+        problem = text_problem(change["new"], self.tokenizer)
         self.message = f"{problem} (Still showing the last valid prompt.)" if problem else ""
         if not problem:
             self._start(change["new"])
@@ -244,7 +230,7 @@ class StepThroughGenerator(widgets.VBox):
         """The sequence, coloured by the newest token's attention; generated tokens underlined; tokens the
         model no longer sees (older than block_size) greyed."""
         step, row = self.step, self.attention_row().numpy()
-        colors = _hex_colors(row, viz.ATTENTION_CMAP)
+        colors = hex_colors(row, viz.ATTENTION_CMAP)
         spans = []
         for index, token in enumerate(step.ids):
             character = self.tokenizer.chars[token]
