@@ -127,14 +127,14 @@ def course_views() -> dict[str, Callable[[], widgets.Widget]]:
             model, tokenizer, prompt="The for statement ", steps=4, layer=1, head=2
         ),
         "SamplingPlayground (06)": lambda: SamplingPlayground(model, tokenizer, temperature=0.8, top_p=0.9),
-        "ImageGenerationWidget (07, draft)": lambda: ImageGenerationWidget(
+        "ImageGenerationWidget (07)": lambda: ImageGenerationWidget(
             *images.load_shipped_models(),
             images.train_judge(images.load_digit_images()),
             digit=4,
             method="maskgit",
             steps=8,
         ),
-        "AttentionCostExplorer (07, draft)": lambda: AttentionCostExplorer(side=256, patch=16, frames=8),
+        "AttentionCostExplorer (07)": lambda: AttentionCostExplorer(side=256, patch=16, frames=8),
         "AttentionMapWidget": lambda: AttentionMapWidget(out.attentions, list(text)),
         "SamplingWidget": lambda: SamplingWidget(out.logits[0, -1], labels),
     }
