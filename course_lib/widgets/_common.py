@@ -13,7 +13,7 @@ from torch import nn
 from course_lib import viz
 from course_lib.models import DecoderOnlyLM
 from course_lib.tokenizers import CharTokenizer
-from course_lib.validation import fail
+from course_lib.validation import check_int, fail
 
 CONTAINER_CLASS = "course-widget"
 OUTPUT_CLASS = "course-widget-output"
@@ -46,6 +46,13 @@ def check_char_model(model: nn.Module, tokenizer: CharTokenizer) -> None:
         fail("tokenizer", "a CharTokenizer", type(tokenizer).__name__, fix)
     if tokenizer.vocab_size != model.config.vocab_size:
         fail("tokenizer", f"of vocab_size {model.config.vocab_size}", tokenizer.vocab_size, fix)
+
+
+def check_layer_and_head(model: DecoderOnlyLM, *, layer: int, head: int) -> None:
+    """``layer`` and ``head`` must name one of the model's attention maps (both numbered from 0)."""
+    for name, value, count in (("layer", layer, model.config.n_layer), ("head", head, model.config.n_head)):
+        fix = f"The model has {count} {name}s, numbered 0 to {count - 1}."
+        check_int(name, value, minimum=0, maximum=count - 1, fix=fix)
 
 
 def text_problem(text: str, tokenizer: CharTokenizer) -> str:

@@ -27,6 +27,7 @@ from course_lib.widgets._common import (
     FONT,
     TOKEN_FONT,
     check_char_model,
+    check_layer_and_head,
     finish_layout,
     float_slider,
     hex_colors,
@@ -94,9 +95,7 @@ class AttentionExplorer(widgets.VBox):
         check_char_model(model, tokenizer)
         self.model, self.tokenizer = model, tokenizer
         n_layer, n_head = model.config.n_layer, model.config.n_head
-        for name, value, count in (("layer", layer, n_layer), ("head", head, n_head)):
-            fix = f"The model has {count} {name}s, numbered 0 to {count - 1}."
-            check_int(name, value, minimum=0, maximum=count - 1, fix=fix)
+        check_layer_and_head(model, layer=layer, head=head)
         check_number(
             "temperature",
             temperature,

@@ -29,6 +29,7 @@ from course_lib.widgets._common import (
     TOKEN_FONT,
     bars_html,
     check_char_model,
+    check_layer_and_head,
     finish_layout,
     hex_colors,
     new_output,
@@ -90,8 +91,7 @@ class StepThroughGenerator(widgets.VBox):
         check_char_model(model, tokenizer)
         self.model, self.tokenizer = model, tokenizer
         n_layer, n_head = model.config.n_layer, model.config.n_head
-        for name, value, count in (("layer", layer, n_layer), ("head", head, n_head)):
-            check_int(name, value, minimum=0, maximum=count - 1, fix=f"The model has {count} {name}s.")
+        check_layer_and_head(model, layer=layer, head=head)
         check_int("steps", steps, minimum=0, fix="Use e.g. 5 (0 starts from the prompt).")
         check_int("top", top, minimum=1, maximum=min(MAX_TOP, tokenizer.vocab_size), fix="Use e.g. 8.")
         if not isinstance(prompt, str):
