@@ -28,13 +28,15 @@ NOTEBOOKS := notebooks/week07_generative_transformers
 LAB_SETTINGS := $(CURDIR)/.jupyter/lab/user-settings
 LAB_WORKSPACES := $(CURDIR)/.jupyter/lab/workspaces
 PORT ?= 8888
+DEMO_PORT ?= 8866
 # JupyterLab refuses to run as root (containers, CI, Binder's root shells) unless told it is fine.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)
 
-.PHONY: help setup models lab test lint format unit-test notebook-test browser-test notebooks sync data checkpoints bench browser-deps lock clean
+.PHONY: help setup models lab demo test lint format unit-test notebook-test browser-test notebooks sync data checkpoints bench browser-deps lock clean
 
 help:
 	@echo "make lab          set up (first time) and open JupyterLab on the course"
+	@echo "make demo         classroom mode: the week's live widgets on one projector page (Voila, port $(DEMO_PORT))"
 	@echo "make test         set up (first time) and run every test (unit, pairing, notebooks, browser)"
 	@echo "make models       convert the packaged SmolLM2 model once for notebook 08 (make lab and make test do it)"
 	@echo "make lint         ruff: lint and format check (part of make test); make format fixes what it can"
@@ -80,6 +82,15 @@ lab: setup models $(LAB_SETTINGS)
 	JUPYTERLAB_SETTINGS_DIR=$(LAB_SETTINGS) JUPYTERLAB_WORKSPACES_DIR=$(LAB_WORKSPACES) \
 	  $(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) $(ALLOW_ROOT) \
 	  --ServerApp.root_dir=$(CURDIR)/notebooks --LabApp.default_url=/lab/tree/week07_generative_transformers/00_welcome.ipynb
+
+# Classroom mode: the week's live widgets on one projector page, served by Voila on this machine only
+# (no code shown, large fonts, nothing fetched from the internet). JUPYTER_PATH lets Voila find the page's
+# template, classroom/voila/templates/classroom. A preheated kernel runs the page before anyone asks, so it
+# opens in seconds. Stop it with Ctrl+C.
+demo: setup models
+	@echo "Open http://127.0.0.1:$(DEMO_PORT)/ in a browser: the widgets appear once the models are loaded."
+	JUPYTER_PATH=$(CURDIR)/classroom$${JUPYTER_PATH:+:$$JUPYTER_PATH} $(VENV)/bin/voila classroom/demo.ipynb \
+	  --Voila.ip=127.0.0.1 --port=$(DEMO_PORT) --no-browser --template=classroom --preheat_kernel=True --pool_size=1
 
 # Everything: lint and format check, unit tests, the jupytext pairing check, nbval (strict) on every notebook,
 # the browser suite. Chromium comes first, so a missing one stops the run before anything is installed.

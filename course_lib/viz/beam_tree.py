@@ -12,7 +12,7 @@ from course_lib.validation import fail
 from course_lib.viz._common import display_token, escape_mathtext, figure_and_axes
 
 
-def _beam_layout(trace: Sequence[Sequence[object]]) -> list[list[float]]:
+def beam_layout(trace: Sequence[Sequence[object]]) -> list[list[float]]:
     """Vertical position of every node: children sit in their parents' order, so no edges cross."""
     rows: list[list[float]] = []
     for t, step in enumerate(trace):
@@ -79,8 +79,8 @@ def plot_beam_tree(
     cumulative log-probabilities.
     """
     _check_trace(trace)
-    rows = _beam_layout(trace)
-    best_path = _path_of(trace, [int(t) for t in best]) if best is not None else set()
+    rows = beam_layout(trace)
+    best_path = path_of(trace, [int(t) for t in best]) if best is not None else set()
 
     n_steps, widest = len(trace), max(len(step) for step in trace)
     fig, ax = figure_and_axes(ax, width=min(2.0 + 1.2 * n_steps, 16.0), height=min(1.5 + 0.7 * widest, 10.0))
@@ -147,7 +147,7 @@ def _token_label(token_labels: Callable[[int], str] | Sequence[str] | None, toke
     return str(token_labels[token])
 
 
-def _path_of(trace: Sequence[Sequence[object]], tokens: list[int]) -> set[tuple[int, int]]:
+def path_of(trace: Sequence[Sequence[object]], tokens: list[int]) -> set[tuple[int, int]]:
     """The (step, index) nodes that spell ``tokens`` from the prompt (empty if the trace has no such path)."""
     path: set[tuple[int, int]] = set()
     parent = -1

@@ -20,6 +20,7 @@ One module per view; everything public is importable from ``course_lib.widgets``
                             token's attention by layer and head (notebook 04; ``course-step-through``)
 - ``CrossAttentionExplorer`` example, layer, head and output step over the dates encoder-decoder: encoder,
                             causal decoder and cross-attention maps (notebook 05; ``course-cross-attention``)
+- ``BeamTreeExplorer``      prompt, beams, length penalty: beam search's tree of kept beams (classroom demo)
 - ``ImageGenerationWidget`` digit, method (raster / MaskGIT), K, temperature and step over the digits
                             models: the drawing appears, and a "sample 20" grid with the judge's verdicts
                             (notebook 07; ``course-image-generation``)
@@ -40,6 +41,7 @@ from course_lib.widgets.architecture import ArchitectureExplorer
 from course_lib.widgets.attention_cost import AttentionCostExplorer
 from course_lib.widgets.attention_explorer import AttentionExplorer
 from course_lib.widgets.attention_map import AttentionMapWidget
+from course_lib.widgets.beam_tree import BeamTreeExplorer
 from course_lib.widgets.cross_attention import CrossAttentionExplorer
 from course_lib.widgets.image_generation import ImageGenerationWidget
 from course_lib.widgets.positional_explorer import PositionalExplorer
@@ -55,6 +57,7 @@ __all__ = [
     "AttentionCostExplorer",
     "AttentionExplorer",
     "AttentionMapWidget",
+    "BeamTreeExplorer",
     "CrossAttentionExplorer",
     "ImageGenerationWidget",
     "PositionalExplorer",
