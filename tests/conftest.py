@@ -4,6 +4,8 @@
   ``sitecustomize``) turns it on in every child Python process (kernels, JupyterLab, CLI runs). Every
   blocked connection is logged; the session fails if the log is not empty, even when a library
   swallowed the error.
+- Answers: ``COURSE_ANSWERS_DIR`` points every process (kernels, JupyterLab, Voila) at a fresh temporary
+  folder, so a test run never reads or writes a student's own answers in ``answers/``.
 - Notebook budget: each notebook's run time and its kernel's memory peak are written to
   ``artifacts/notebook_budget.json`` for ``make bench`` (a report, not a timed test).
 """
@@ -35,6 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
         HF_DATASETS_OFFLINE="1",
+        COURSE_ANSWERS_DIR=tempfile.mkdtemp(prefix="course-answers-"),
         PYTHONPATH=os.pathsep.join(
             filter(None, [str(OFFLINE_SITE), str(REPO), os.environ.get("PYTHONPATH")])
         ),
