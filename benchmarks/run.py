@@ -23,6 +23,9 @@ table is rendered from results.json by ``readme_table``):
    (4 layers, 4 heads, 128 dims, context 64) re-running its window every step, as nanoGPT's ``generate``
    does; and a profile of one cached 1-token step.
 4. The notebook widgets' kernel time: every control moved across its range (``benchmarks/widget_latency.py``).
+5. Generation speed of a real pretrained model, SmolLM2-135M-Instruct (``course_lib.pretrained_lm``), greedy,
+   64 new tokens from the same prompt: the course's ``decoding.generate`` with the transformers KV cache
+   against ``transformers``' own ``generate``, tokens per second, best of 2, on the thread count stated.
 
 Reports that other test suites leave in artifacts/ (notebook budget, widget latencies) are added as
 tables when present.
@@ -54,6 +57,7 @@ from course_lib.configs import DecoderOnlyConfig, baby_gpt_reference
 from course_lib.data import encode_corpus, load_corpus, split_train_val, text_checksum
 from course_lib.decoding import generate
 from course_lib.models import build_model, count_parameters
+from course_lib.pretrained_lm import load_smollm2
 from course_lib.tokenizers import CharTokenizer
 from course_lib.train import PRESETS, History, TrainConfig, native_bfloat16, train
 
@@ -66,6 +70,7 @@ EVALS_PER_RUN = 25  # evaluations per training run: enough to resolve when a cur
 CHECKPOINT = REPO / "data" / "checkpoints" / "char_gpt_python_docs"  # what the notebooks and the CLI load
 GENERATION_LENGTHS = (64, 256, 1024)
 PROMPT = "The for statement is used to iterate"
+PRETRAINED_NEW_TOKENS = 64
 TARGETS = {"time_ratio": 0.5, "efficiency": 0.6, "cache_speedup": 3.0, "against_nanogpt_recipe": 2.0}
 
 
@@ -343,6 +348,41 @@ def generation_facts(vocab_size: int, quick: bool) -> dict:
         "against_nanogpt_recipe": row_256["cached"] / recipe,
         "profile": step_profile(model, prompt, steps=20 if quick else 200),
         "sample": tokenizer.decode(sample.tolist()),
+    }
+
+
+def pretrained_generation_facts(quick: bool) -> dict:
+    """Greedy tokens/s of SmolLM2-135M-Instruct through course_lib's ``generate`` and through transformers'
+    ``generate``: same prompt, ``PRETRAINED_NEW_TOKENS`` new tokens, best of 2 after a warm-up (a 135M model
+    at about 10 tokens/s on one busy core: each run takes seconds).
+
+    Neither stops at <|im_end|> (the prompt is plain text that does not reach it in 64 tokens; the counts are
+    recorded), and ``same_tokens`` says whether the two produced the same tokens. On a 2-core machine that
+    other work shares, 2 torch threads can run several times slower than 1 (each waits for the other's
+    core): compare numbers only at the thread count stated.
+    """
+    model, tokenizer = load_smollm2()
+    prompt = torch.tensor([tokenizer.encode(PROMPT)], dtype=torch.long)  # (1, T)
+    repeats = 1 if quick else 2
+    runs = {
+        "course_lib": lambda: generate(model, prompt, PRETRAINED_NEW_TOKENS, strategy="greedy"),
+        "transformers": lambda: model.hf.generate(
+            prompt, max_new_tokens=PRETRAINED_NEW_TOKENS, do_sample=False
+        ),
+    }
+    outputs = {name: run() for name, run in runs.items()}  # warm-up; the tokens are compared below
+    new_tokens = {name: out.size(1) - prompt.size(1) for name, out in outputs.items()}
+    speed = {name: new_tokens[name] / best_seconds(run, repeats) for name, run in runs.items()}
+    return {
+        "model": "SmolLM2-135M-Instruct (float32, eager attention)",
+        "torch_threads": torch.get_num_threads(),
+        "repeats": repeats,
+        "prompt_tokens": prompt.size(1),
+        "new_tokens": new_tokens,
+        "tokens_per_second": speed,
+        "course_over_transformers": speed["course_lib"] / speed["transformers"],
+        "same_tokens": torch.equal(outputs["course_lib"], outputs["transformers"]),
+        "sample": tokenizer.decode(outputs["course_lib"][0, prompt.size(1) :]),
     }
 
 
@@ -645,6 +685,34 @@ def generation_section(results: dict) -> list[str]:
     return lines
 
 
+def pretrained_generation_section(results: dict) -> list[str]:
+    """The real pretrained model's generation speed (results.json files from before it have none)."""
+    if "pretrained_generation" not in results:
+        return []
+    gen = results["pretrained_generation"]
+    speed, new_tokens = gen["tokens_per_second"], gen["new_tokens"]
+    same = "the same tokens" if gen["same_tokens"] else "**different tokens**"
+    return [
+        "## Generation speed of a real pretrained model (greedy, batch 1)",
+        "",
+        f"{gen['model']}, prompt of {gen['prompt_tokens']} tokens, {new_tokens['course_lib']} new tokens, "
+        f"{gen['torch_threads']} torch thread(s), best of {gen['repeats']}. Both use transformers' KV cache "
+        "(`DynamicCache`); course_lib's loop is `decoding.generate` over `pretrained_lm.PretrainedLM`.",
+        "",
+        "| generate | tokens/s |",
+        "| --- | ---: |",
+        f"| `course_lib.decoding.generate` | {speed['course_lib']:,.1f} |",
+        f"| `model.hf.generate` (transformers) | {speed['transformers']:,.1f} |",
+        "",
+        f"course_lib / transformers: **{gen['course_over_transformers']:.2f}x**; both produced {same}.",
+        "",
+        "```text",
+        PROMPT + gen["sample"],
+        "```",
+        "",
+    ]
+
+
 def markdown_report(results: dict) -> str:
     """results.json as tables a person can read."""
     machine = results["machine"]
@@ -670,6 +738,7 @@ def markdown_report(results: dict) -> str:
         *training_section(results),
         *efficiency_section(results),
         *generation_section(results),
+        *pretrained_generation_section(results),
         *widget_section(results),
         *artifact_tables(results["artifacts"]),
     ]
@@ -800,6 +869,8 @@ def run(quick: bool = False, out_dir: Path = RESULTS_DIR) -> dict:
     wide = wide_model_efficiency(load_benchmark_data(CORPORA[0]), matmul["flops_per_second"], quick)
     print("measuring generation speed", file=sys.stderr)
     generation = generation_facts(corpora[CORPORA[0]]["vocab_size"], quick)
+    print("measuring a real pretrained model's generation speed", file=sys.stderr)
+    pretrained_generation = pretrained_generation_facts(quick)
     print("measuring the widgets' kernel time", file=sys.stderr)
     widgets = widget_latency.measure(repeats=1 if quick else 3)
     results = {
@@ -821,6 +892,7 @@ def run(quick: bool = False, out_dir: Path = RESULTS_DIR) -> dict:
         "corpora": corpora,
         "wide_model_efficiency": wide,
         "generation": generation,
+        "pretrained_generation": pretrained_generation,
         "widgets": widgets,
         "artifacts": read_artifacts(),
     }

@@ -9,8 +9,10 @@ A language model only ever gives logits for the *next* token. Decoding is everyt
    default ``min_tokens_to_keep=1``), so what you learn here carries over to ``model.generate``.
 2. ``next_token_distribution`` chains the filters in Hugging Face's order (repetition penalty,
    temperature, top-k, top-p, min-p) and returns probabilities (B, V).
-3. ``generate`` (decoder-only models) and ``generate_seq2seq`` (encoder-decoder models) loop: run the
-   model, pick a token (greedy = most likely, sample = draw from the distribution), append it, repeat.
+3. ``generate`` (decoder-only models: the course's ``DecoderOnlyLM``, or a real pretrained model wrapped in
+   ``course_lib.pretrained_lm.PretrainedLM``, see ``DecoderModel``) and ``generate_seq2seq`` (encoder-decoder
+   models) loop: run the model, pick a token (greedy = most likely, sample = draw from the distribution),
+   append it, repeat.
    A KV cache (``use_cache=True``) makes each step cost one token instead of the whole sequence and
    gives the same tokens while the sequence fits in the model's block_size (see ``_NextTokenLogits`` for
    what happens after that).
@@ -29,13 +31,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.kv_cache import KVCache
-from course_lib.models import DecoderOnlyLM, EncoderDecoderLM, is_encoder_decoder
+from course_lib.models import EncoderDecoderLM, is_encoder_decoder
 from course_lib.validation import check_int, check_number, check_seed, check_shape, check_token_ids, fail
 
 # ------------------------------------------------------------------------------------------------------------
@@ -249,6 +251,30 @@ def check_temperature(argument: str, temperature: float) -> None:
         )
 
 
+class GenerationCache(Protocol):
+    """What generation needs of a KV cache: ``course_lib.kv_cache.KVCache``, or
+    ``course_lib.pretrained_lm.PretrainedCache`` over transformers' DynamicCache."""
+
+    length: int  # positions seen so far
+    window: int | None  # a sliding window's size; None: a fixed cache of at most block_size positions
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        """Keep batch rows ``rows`` (B',) in that order (beam search)."""
+
+
+class DecoderModel(Protocol):
+    """What ``generate`` and ``beam_search`` need of a decoder-only model (an ``nn.Module``): the course's
+    ``DecoderOnlyLM``, or a transformers model wrapped in ``course_lib.pretrained_lm.PretrainedLM``."""
+
+    config: Any  # with vocab_size and block_size
+
+    def compute_logits(self, idx: torch.Tensor, *, cache: GenerationCache | None = None) -> torch.Tensor:
+        """idx (B, T) -> logits (B, T, V), unchecked; with a cache idx holds only the new tokens."""
+
+    def new_cache(self, batch_size: int) -> GenerationCache:
+        """An empty KV cache for ``batch_size`` sequences."""
+
+
 # run(ids (B, t), cache or None) -> logits (B, t, V), ids unchecked (the caller checked the prompt)
 _RunDecoder = Callable[[torch.Tensor, object], torch.Tensor]
 
@@ -269,11 +295,13 @@ class _NextTokenLogits:
       the uncached path's cost.
     """
 
-    def __init__(self, run: _RunDecoder, block_size: int, new_cache: Callable[[int], KVCache] | None) -> None:
+    def __init__(
+        self, run: _RunDecoder, block_size: int, new_cache: Callable[[int], GenerationCache] | None
+    ) -> None:
         self.run = run
         self.block_size = block_size
-        self.new_cache = new_cache  # new_cache(batch_size) -> KVCache; None means never cache
-        self.cache: KVCache | None = None
+        self.new_cache = new_cache  # new_cache(batch_size) -> a KV cache; None means never cache
+        self.cache: GenerationCache | None = None
         self.fed = 0  # how many tokens of the sequence the cache has seen (its last one included)
 
     def __call__(self, seq: torch.Tensor) -> torch.Tensor:
@@ -318,7 +346,7 @@ def _make_generator(seed: int | None, device: torch.device) -> torch.Generator:
     return generator
 
 
-def _decoder_only_next_logits(model: DecoderOnlyLM, *, use_cache: bool) -> _NextTokenLogits:
+def _decoder_only_next_logits(model: DecoderModel, *, use_cache: bool) -> _NextTokenLogits:
     """Next-token logits (B, V) of a decoder-only model for sequences (B, T) that grow one token per call."""
     return _NextTokenLogits(
         lambda ids, cache: model.compute_logits(ids, cache=cache),
@@ -362,7 +390,7 @@ def _extend(
 
 
 def generate(
-    model: DecoderOnlyLM,
+    model: DecoderModel,
     idx: torch.Tensor,
     max_new_tokens: int,
     *,
@@ -515,7 +543,7 @@ def _hypothesis(tokens: torch.Tensor, *, log_prob: float, n_new: int, length_pen
 
 
 def beam_search(
-    model: DecoderOnlyLM,
+    model: DecoderModel,
     idx: torch.Tensor,
     max_new_tokens: int,
     num_beams: int,

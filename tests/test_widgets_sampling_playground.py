@@ -1,4 +1,5 @@
-"""SamplingPlayground: drive it from Python on the shipped character GPT, check what it shows and how fast."""
+"""SamplingPlayground: drive it from Python on the shipped character GPT and on a real pretrained model
+(SmolLM2-135M-Instruct), check what it shows and how fast."""
 
 import matplotlib
 
@@ -16,11 +17,13 @@ from matplotlib.figure import Figure
 from course_lib.checkpoints import load_checkpoint
 from course_lib.data import DATA_DIR
 from course_lib.decoding import generate
+from course_lib.pretrained_lm import load_smollm2
 from course_lib.validation import CourseInputError
 from course_lib.widgets import CONTAINER_CLASS, OUTPUT_CLASS, SamplingPlayground
 from course_lib.widgets.sampling_playground import (
     CHECKPOINT_NAME,
     CONTINUATION_CHARS,
+    CONTINUATION_TOKENS,
     DEFAULT_PROMPT,
     MANY_CONTINUATIONS,
     MAX_PROMPT_CHARS,
@@ -193,3 +196,80 @@ def test_controls_answer_within_100_ms(view):
     }
     print("SamplingPlayground median update (ms):", {k: round(v, 1) for k, v in timings.items()})
     assert max(timings.values()) < 100, timings
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The same widget on a real pretrained model: sliders re-filter, a button draws the continuations
+# ------------------------------------------------------------------------------------------------------------
+
+REAL_PROMPT = "The capital of France is"
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    return load_smollm2()
+
+
+@pytest.fixture(scope="module")
+def real_view(smollm2):
+    return SamplingPlayground(*smollm2, prompt=REAL_PROMPT, top_k=50)
+
+
+def test_real_model_continuations_are_sliced_by_tokens(smollm2):
+    model, tokenizer = smollm2
+    drawn = sample_continuations(model, tokenizer, REAL_PROMPT, n=2, length=4, seed=3, top_k=20)
+    ids = generate(model, torch.tensor([tokenizer.encode(REAL_PROMPT)] * 2), 4, seed=3, top_k=20)
+    assert len(REAL_PROMPT) == 24 and ids.size(1) == 5 + 4  # 24 characters are 5 tokens
+    assert drawn.texts == [tokenizer.decode(row[5:]) for row in ids]
+    assert drawn.log_likelihood.shape == (2,) and (drawn.log_likelihood < 0).all()
+
+
+def test_real_model_sliders_refilter_and_the_button_draws(real_view, smollm2):
+    view = real_view
+    assert view.top_k.max == 200 and view.kept <= 50
+    assert "Next token after" in view.output.value and "␣Paris" in view.output.value
+    assert f"continuations</b> of {CONTINUATION_TOKENS} tokens" in view.output.value
+    assert view.output.value.count('class="course-continuation"') == SHOWN_CONTINUATIONS
+    drawn = view.continuations
+    view.top_k.value = 1
+    assert view.kept == 1 and view.continuations is drawn  # the distribution follows at once ...
+    assert "course-stale" in view.output.value  # ... and the continuations say they are out of date
+    view.draw_button.click()
+    assert "course-stale" not in view.output.value and "all the same" in view.output.value
+    again = sample_continuations(
+        *smollm2, REAL_PROMPT, n=SHOWN_CONTINUATIONS, length=CONTINUATION_TOKENS, top_k=1
+    )
+    assert view.continuations.texts == again.texts
+    view.top_k.value = 50
+    view.prompt.value = " ".join(["word"] * 40)  # 40 tokens ("word", then " word"): the last 24 are kept
+    assert "Using the last 24 of 40 tokens" in view.output.value
+    assert view.prompt_ids.size(1) == MAX_PROMPT_CHARS
+    view.prompt.value = REAL_PROMPT
+    fig = view.static_figure()
+    assert "next token after" in fig.axes[0].get_title()
+
+
+def test_real_model_controls_timed(real_view):
+    view = real_view
+    timings = {
+        "temperature": median_ms(view, view.temperature, [0.5, 1.5, 0.8, 1.2] * 2),
+        "top-k": median_ms(view, view.top_k, [5, 20, 1, 40] * 2),
+        "top-p": median_ms(view, view.top_p, [0.5, 0.9, 0.3, 0.7] * 2),
+        "min-p": median_ms(view, view.min_p, [0.05, 0.2, 0.1, 0.0] * 2),
+        "penalty": median_ms(view, view.repetition_penalty, [1.2, 1.5, 1.1, 1.0] * 2),
+        "seed": median_ms(view, view.seed, [1, 2, 3, 4] * 2),
+        "strategy": median_ms(view, view.strategy, ["greedy", "sample"] * 4),
+    }
+    buttons = {}
+    for name, button in (("draw continuations", view.draw_button), ("sample many", view.sample_many)):
+        start = time.perf_counter()
+        button.click()
+        buttons[name] = time.perf_counter() - start
+    print(
+        "SamplingPlayground on SmolLM2-135M, median slider update (ms):",
+        {k: round(v) for k, v in timings.items()},
+    )
+    print("  buttons (s):", {k: round(v, 1) for k, v in buttons.items()})
+    assert max(timings.values()) < 100, timings
+    assert view.points and view.points[-1].label == view.settings_label()
+    assert "log-likelihood per token" in view.output.value

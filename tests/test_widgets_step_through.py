@@ -1,4 +1,5 @@
-"""StepThroughGenerator: drive it from Python on the shipped character GPT; what it shows, how fast."""
+"""StepThroughGenerator: drive it from Python on the shipped character GPT and on a real pretrained model
+(SmolLM2-135M-Instruct); what it shows, how fast."""
 
 import matplotlib
 
@@ -17,6 +18,7 @@ from matplotlib.figure import Figure
 from course_lib.checkpoints import load_checkpoint
 from course_lib.data import DATA_DIR
 from course_lib.decoding import generate
+from course_lib.pretrained_lm import load_smollm2
 from course_lib.validation import CourseInputError
 from course_lib.widgets import CONTAINER_CLASS, OUTPUT_CLASS, StepThroughGenerator
 from course_lib.widgets._common import CHECKPOINT_NAME
@@ -157,3 +159,64 @@ def test_controls_answer_within_100_ms_at_full_context(checkpoint):
     }
     print("StepThroughGenerator median update (ms):", {k: round(v, 1) for k, v in timings.items()})
     assert max(timings.values()) < 100, timings
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The same widget on a real pretrained model: a BPE tokenizer, 30 layers of 9 heads
+# ------------------------------------------------------------------------------------------------------------
+
+REAL_PROMPT = "The capital of France is"
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    return load_smollm2()
+
+
+def test_real_model_steps_through_greedy_generate_token_by_token(smollm2):
+    model, tokenizer = smollm2
+    view = StepThroughGenerator(model, tokenizer, prompt=REAL_PROMPT, layer=29, head=8)
+    assert shown_length(view) == 5 and view.output.value.count('class="course-kept"') == view.top
+    assert "Greedy picks <b" in view.output.value and "␣Paris" in view.output.value
+    for _ in range(3):
+        view.next_button.click()
+    prompt_ids = torch.tensor([tokenizer.encode(REAL_PROMPT)])
+    assert view.step.ids == generate(model, prompt_ids, 3, strategy="greedy")[0].tolist()
+    assert view.text.startswith(REAL_PROMPT + " Paris") and shown_length(view) == 8  # tokens, not characters
+    assert view.step.attention.shape == (30, 9, 8)
+    assert "step 3 (greedy) · layer 29 of 30 · head 8 of 9" in view.output.value
+    assert "looks at each token" in view.output.value and "thin lines: token boundaries" in view.output.value
+    assert view.output.value.count("border-right: 1px solid") == 8  # one boundary per token
+    before = view.output.value
+    view.head.value = 0
+    assert view.output.value != before
+    view.back_button.click()
+    assert len(view.step.ids) == 7
+    fig = view.static_figure()
+    assert [label.get_text() for label in fig.axes[0].get_xticklabels()][:2] == ["The", "␣capital"]
+    view.prompt.value = "naïve → ok"  # a byte-level BPE tokenizer encodes any text
+    assert view.text == "naïve → ok" and "never seen" not in view.output.value
+
+
+def test_real_model_needs_its_own_tokenizer(smollm2, checkpoint):
+    message = r"tokenizer must be a PretrainedTokenizer \(for a PretrainedLM\), got CharTokenizer"
+    with pytest.raises(CourseInputError, match=message):
+        StepThroughGenerator(smollm2[0], checkpoint.tokenizer)
+    with pytest.raises(CourseInputError, match=r"head must be an integer from 0 to 8, got 9"):
+        StepThroughGenerator(*smollm2, head=9)
+
+
+def test_real_model_sliders_answer_within_100_ms(smollm2):
+    view = StepThroughGenerator(*smollm2, prompt=REAL_PROMPT, steps=3)
+    values = iter([1, 0] * 20)
+    timings = {
+        "next token": median_ms(view.next_button.click, 3),
+        "back": median_ms(view.back_button.click, 3),
+        "head": median_ms(lambda: setattr(view.head, "value", next(values)), 8),
+        "layer": median_ms(lambda: setattr(view.layer, "value", next(values)), 8),
+    }
+    print(
+        "StepThroughGenerator on SmolLM2-135M, median update (ms):", {k: round(v) for k, v in timings.items()}
+    )
+    # sliders only redraw; "next token" runs the 135M model once on the whole sequence (a button)
+    assert max(timings["head"], timings["layer"], timings["back"]) < 100, timings

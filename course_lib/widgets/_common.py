@@ -12,6 +12,7 @@ from torch import nn
 
 from course_lib import viz
 from course_lib.models import DecoderOnlyLM
+from course_lib.pretrained_lm import PretrainedLM, PretrainedTokenizer
 from course_lib.tokenizers import CharTokenizer
 from course_lib.validation import check_int, fail
 
@@ -48,17 +49,53 @@ def check_char_model(model: nn.Module, tokenizer: CharTokenizer) -> None:
         fail("tokenizer", f"of vocab_size {model.config.vocab_size}", tokenizer.vocab_size, fix)
 
 
-def check_layer_and_head(model: DecoderOnlyLM, *, layer: int, head: int) -> None:
+def check_generation_model(model: nn.Module, tokenizer: CharTokenizer | PretrainedTokenizer) -> None:
+    """The generation widgets take the character GPT (a DecoderOnlyLM) with its CharTokenizer, or a real
+    pretrained model (a PretrainedLM) with its PretrainedTokenizer; their vocab_size must agree."""
+    fix = (
+        "Load the course's character GPT: load_checkpoint(DATA_DIR / 'checkpoints' / CHECKPOINT_NAME), "
+        "or a real pretrained one (a PretrainedLM): load_smollm2() from course_lib.pretrained_lm."
+    )
+    if not isinstance(model, (DecoderOnlyLM, PretrainedLM)):
+        fail("model", "a DecoderOnlyLM", type(model).__name__, fix)
+    expected = CharTokenizer if isinstance(model, DecoderOnlyLM) else PretrainedTokenizer
+    if not isinstance(tokenizer, expected):
+        fail(
+            "tokenizer",
+            f"a {expected.__name__} (for a {type(model).__name__})",
+            type(tokenizer).__name__,
+            fix,
+        )
+    if tokenizer.vocab_size != model.config.vocab_size:
+        fail("tokenizer", f"of vocab_size {model.config.vocab_size}", tokenizer.vocab_size, fix)
+
+
+def token_labels(tokenizer: CharTokenizer | PretrainedTokenizer) -> list[str]:
+    """How each token id is shown (V strings): the character GPT's characters, a BPE model's tokens."""
+    return list(tokenizer.chars) if isinstance(tokenizer, CharTokenizer) else tokenizer.token_strings
+
+
+def token_unit(tokenizer: CharTokenizer | PretrainedTokenizer) -> str:
+    """What one token is called in a widget's text: "character" or "token"."""
+    return "character" if isinstance(tokenizer, CharTokenizer) else "token"
+
+
+def check_layer_and_head(model: DecoderOnlyLM | PretrainedLM, *, layer: int, head: int) -> None:
     """``layer`` and ``head`` must name one of the model's attention maps (both numbered from 0)."""
     for name, value, count in (("layer", layer, model.config.n_layer), ("head", head, model.config.n_head)):
         fix = f"The model has {count} {name}s, numbered 0 to {count - 1}."
         check_int(name, value, minimum=0, maximum=count - 1, fix=fix)
 
 
-def text_problem(text: str, tokenizer: CharTokenizer) -> str:
-    """What is wrong with a typed text (empty, or characters outside the vocabulary), or "" if nothing."""
+def text_problem(text: str, tokenizer: CharTokenizer | PretrainedTokenizer) -> str:
+    """What is wrong with a typed text (empty, or characters outside the vocabulary), or "" if nothing.
+
+    A byte-level BPE tokenizer (``PretrainedTokenizer``) encodes any text, so only empty text is wrong.
+    """
     if not text:
         return "Type at least one character."
+    if not isinstance(tokenizer, CharTokenizer):
+        return ""
     unknown = sorted(set(text) - tokenizer.stoi.keys())
     if unknown:
         shown = " ".join(repr(c) for c in unknown[:8]) + (" …" if len(unknown) > 8 else "")

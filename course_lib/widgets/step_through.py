@@ -1,12 +1,14 @@
 """``StepThroughGenerator``: generation one click at a time, with what the model saw and predicted.
 
 Type a prompt and press "next token": the view shows the next-token distribution of a trained character
-GPT (the most likely candidates as bars), the token greedy decoding picks (the most likely one), and where
+GPT, or of a real pretrained model (``course_lib.pretrained_lm.load_smollm2()``), the most likely candidates
+as bars, the token greedy decoding picks (the most likely one), and where
 the newest token looks in the context (its attention row, for the chosen layer and head), as the text
 coloured by attention weight. "back" undoes the last token.
 
 Each step runs the model once, without a KV cache, on the last ``block_size`` tokens (about 2 ms for 64
-characters on a laptop CPU); its result is kept, so "back" and the layer and head sliders only redraw.
+characters on a laptop CPU; SmolLM2-135M, 30 layers of 9 heads, takes a few tenths of a second for a short
+prompt); its result is kept, so "back" and the layer and head sliders only redraw.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from torch import nn
 
 from course_lib import viz
 from course_lib.models import DecoderOnlyLM
+from course_lib.pretrained_lm import PretrainedLM, PretrainedTokenizer
 from course_lib.tokenizers import CharTokenizer
 from course_lib.validation import check_int, fail
 from course_lib.viz._common import new_figure, tick_labels
@@ -28,7 +31,7 @@ from course_lib.widgets._common import (
     FONT,
     TOKEN_FONT,
     bars_html,
-    check_char_model,
+    check_generation_model,
     check_layer_and_head,
     finish_layout,
     hex_colors,
@@ -36,6 +39,8 @@ from course_lib.widgets._common import (
     slider,
     text_problem,
     token_html,
+    token_labels,
+    token_unit,
 )
 
 DEFAULT_PROMPT = "The for statement "  # one line: a text box cannot hold line breaks
@@ -57,7 +62,7 @@ class Step:
         return int(self.probs.argmax())
 
 
-def run_step(model: DecoderOnlyLM, ids: list[int]) -> Step:
+def run_step(model: DecoderOnlyLM | PretrainedLM, ids: list[int]) -> Step:
     """Run ``model`` on the last block_size tokens of ``ids``: the next-token distribution and the newest
     token's attention in every layer and head."""
     start = max(0, len(ids) - model.config.block_size)
@@ -71,15 +76,16 @@ def run_step(model: DecoderOnlyLM, ids: list[int]) -> Step:
 class StepThroughGenerator(widgets.VBox):
     """Greedy generation by hand: a prompt box, "next token" and "back" buttons, layer and head sliders.
 
-    model: a ``DecoderOnlyLM`` with its ``CharTokenizer`` (e.g. the shipped checkpoint's). ``steps``
-    tokens are generated before the view is first drawn; ``top`` candidates are shown as bars. Characters
-    outside the vocabulary are reported in the view (the last valid prompt stays).
+    model: a ``DecoderOnlyLM`` with its ``CharTokenizer`` (e.g. the shipped checkpoint's), or a
+    ``PretrainedLM`` with its ``PretrainedTokenizer`` (``load_smollm2()``). ``steps`` tokens are generated
+    before the view is first drawn; ``top`` candidates are shown as bars. Characters outside a character
+    GPT's vocabulary are reported in the view (the last valid prompt stays).
     """
 
     def __init__(
         self,
         model: nn.Module,
-        tokenizer: CharTokenizer,
+        tokenizer: CharTokenizer | PretrainedTokenizer,
         *,
         prompt: str = DEFAULT_PROMPT,
         steps: int = 0,
@@ -88,8 +94,9 @@ class StepThroughGenerator(widgets.VBox):
         top: int = 8,
     ) -> None:
         super().__init__()
-        check_char_model(model, tokenizer)
+        check_generation_model(model, tokenizer)
         self.model, self.tokenizer = model, tokenizer
+        self.labels, self.unit = token_labels(tokenizer), token_unit(tokenizer)
         n_layer, n_head = model.config.n_layer, model.config.n_head
         check_layer_and_head(model, layer=layer, head=head)
         check_int("steps", steps, minimum=0, fix="Use e.g. 5 (0 starts from the prompt).")
@@ -176,15 +183,15 @@ class StepThroughGenerator(widgets.VBox):
         """The newest token's attention over the context (bars) and the next-token candidates."""
         fig = new_figure(12.0, 6.5)
         attention_ax, distribution_ax = fig.subplots(2, 1, height_ratios=(1, 1.1))
-        characters = [self.tokenizer.chars[i] for i in self.step.ids[self.step.context_start :]]
+        tokens = [self.labels[i] for i in self.step.ids[self.step.context_start :]]
         row = self.attention_row().numpy()
-        attention_ax.bar(range(len(characters)), row, color=viz.KEPT_COLOR)
-        attention_ax.set_xticks(range(len(characters)), tick_labels(characters), fontsize=8)
+        attention_ax.bar(range(len(tokens)), row, color=viz.KEPT_COLOR)
+        attention_ax.set_xticks(range(len(tokens)), tick_labels(tokens), fontsize=8)
         attention_ax.get_xticklabels()[-1].set_color("red")
         attention_ax.set_ylim(0, 1)
         attention_ax.set_ylabel("attention weight")
         attention_ax.set_title("where the newest token (red) looks in the context")
-        labels = list(self.tokenizer.chars)
+        labels = self.labels
         viz.plot_distribution(self.step.probs, labels, top=self.top, ax=distribution_ax)
         chosen = viz.display_token(labels[self.step.choice])
         distribution_ax.set_title(f"next-token candidates: greedy picks '{chosen}'")
@@ -213,7 +220,7 @@ class StepThroughGenerator(widgets.VBox):
             if self.message
             else ""
         )
-        labels = list(self.tokenizer.chars)
+        labels = self.labels
         probs = self.step.probs
         order = torch.argsort(probs, descending=True, stable=True)[: self.top]
         chosen = token_html(labels[self.step.choice])
@@ -233,7 +240,7 @@ class StepThroughGenerator(widgets.VBox):
         colors = hex_colors(row, viz.ATTENTION_CMAP)
         spans = []
         for index, token in enumerate(step.ids):
-            character = self.tokenizer.chars[token]
+            shown = self.labels[token]
             position = index - step.context_start  # in the model's context, < 0 if outside it
             if position < 0:
                 style, tip = "color: #bbb;", "outside the context: not seen"
@@ -242,14 +249,17 @@ class StepThroughGenerator(widgets.VBox):
                 style, tip = f"background: {colors[position]}; color: {text_color};", f"{row[position]:.3f}"
             if index >= self.prompt_length:
                 style += " text-decoration: underline;"
+            if self.unit == "token":  # a BPE token holds several characters: show where each one ends
+                style += " border-right: 1px solid #bbb;"
             if index == len(step.ids) - 1:
                 style += " outline: 2px solid #d62728;"
-            spans.append(f'<span style="{style}" title="{tip}">{token_html(character)}</span>')
+            spans.append(f'<span style="{style}" title="{tip}">{token_html(shown)}</span>')
         legend = (
-            "Colour: how much the newest token (red outline) looks at each character (white = 0, dark blue "
-            "= 1); underlined: generated"
+            f"Colour: how much the newest token (red outline) looks at each {self.unit} (white = 0, dark "
+            "blue = 1); underlined: generated"
+            + ("; thin lines: token boundaries" if self.unit == "token" else "")
             + (
-                f"; grey: older than the model's {self.model.config.block_size}-character context"
+                f"; grey: older than the model's {self.model.config.block_size}-{self.unit} context"
                 if step.context_start
                 else ""
             )
