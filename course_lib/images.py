@@ -7,11 +7,12 @@
 - One vocabulary for both generators: ids 0..16 are grey levels, 17..26 the classes 0..9 (the "prompt"),
   27 is [MASK]. A sequence is [class] + 64 pixel tokens in raster order (row by row).
 - A mini DALL-E: ``DecoderOnlyLM`` predicts pixel t+1 from the class and pixels 0..t
-  (``generate_raster``: 64 forward passes with a KV cache).
+  (``generate_raster``: 64 forward passes with a KV cache). The same model over codebook tokens
+  (``codebook_sequences``: [class] + 16 codes, ``generate_codes``: 16 passes) trains about 4x faster per step.
 - A mini MaskGIT: ``EncoderOnlyLM`` fills masked pixels, trained with a cosine masking ratio
   (``generate_maskgit``: K forward passes, each commits the most confident of the still-masked pixels).
 
-Shapes: N = images, B = batch, T = 65 positions, V = 28 token ids.
+Shapes: N = images, B = batch, T = 65 positions, V = 28 token ids (pixel vocabulary); P = tokens per image.
 """
 
 from __future__ import annotations
@@ -134,6 +135,11 @@ class PatchCodebook:
     def tokens_per_image(self) -> int:
         return (SIDE // self.patch) ** 2
 
+    @property
+    def size(self) -> int:
+        """The number of codebook entries: token ids 0..size - 1."""
+        return len(self.centroids)
+
     def encode(self, images: np.ndarray) -> np.ndarray:
         """Images (N, 8, 8) -> token ids (N, tokens_per_image)."""
         patches = image_patches(images, self.patch)  # (N, P, p * p)
@@ -141,7 +147,7 @@ class PatchCodebook:
 
     def decode(self, tokens: np.ndarray) -> np.ndarray:
         """Token ids (N, tokens_per_image) -> images (N, 8, 8) of real-valued grey levels."""
-        return images_from_patches(self.centroids[tokens], self.patch)
+        return images_from_patches(self.centroids[np.asarray(tokens)], self.patch)
 
 
 def reconstruction_error(images: np.ndarray, reconstructed: np.ndarray) -> float:
@@ -186,6 +192,32 @@ def class_tokens(labels: np.ndarray | list[int]) -> torch.Tensor:
 def sequences(images: np.ndarray, labels: np.ndarray) -> torch.Tensor:
     """Images (N, 8, 8) and labels (N,) -> sequences (N, 65): [class] + 64 pixel tokens."""
     return torch.cat([class_tokens(labels), pixel_tokens(images)], dim=1)
+
+
+def codebook_sequences(codebook: PatchCodebook, images: np.ndarray, labels: np.ndarray) -> torch.Tensor:
+    """Images (N, 8, 8) and labels (N,) -> sequences (N, 1 + P): [class] + P codebook tokens in raster
+    order. Codes keep their ids 0..size - 1; the class token of digit d is size + d."""
+    codes = torch.as_tensor(codebook.encode(images), dtype=torch.long)  # (N, P)
+    return torch.cat([codebook_class_tokens(codebook, labels), codes], dim=1)
+
+
+def codebook_class_tokens(codebook: PatchCodebook, labels: np.ndarray | list[int]) -> torch.Tensor:
+    """Digits (N,) -> their class token ids (N, 1) in a codebook vocabulary: size + digit."""
+    return torch.as_tensor(np.asarray(labels), dtype=torch.long).reshape(-1, 1) + codebook.size
+
+
+def codebook_model_config(
+    codebook: PatchCodebook, *, n_layer: int = 2, n_embd: int = 64, dropout: float = 0.0
+) -> DecoderOnlyConfig:
+    """A GPT over ``codebook_sequences``: size + 10 token ids, 1 + P positions, 4 heads."""
+    return DecoderOnlyConfig(
+        vocab_size=codebook.size + N_CLASSES,
+        block_size=1 + codebook.tokens_per_image,
+        n_layer=n_layer,
+        n_head=4,
+        n_embd=n_embd,
+        dropout=dropout,
+    )
 
 
 def image_model_config(
@@ -243,8 +275,9 @@ def train_image_model(
     final_lr_fraction: float = 0.1,
     seed: int = 0,
 ) -> list[float]:
-    """Train a raster (DecoderOnlyLM) or MaskGIT (EncoderOnlyLM) model on sequences (N, 65); returns the
-    loss of every step. Stops after ``steps`` steps or ``seconds`` of wall time (give exactly one).
+    """Train a raster (DecoderOnlyLM) or MaskGIT (EncoderOnlyLM) model on sequences (N, T): pixel sequences
+    (T = 65), or codebook sequences (T = 1 + P, raster models only); returns the loss of every step.
+    Stops after ``steps`` steps or ``seconds`` of wall time (give exactly one).
     AdamW; with ``steps`` the learning rate falls linearly to ``final_lr_fraction`` of itself (1.0: constant,
     better for very short runs), with ``seconds`` it stays constant."""
     if (steps is None) == (seconds is None):
@@ -285,9 +318,9 @@ def train_image_model(
 StepCallback = Callable[[torch.Tensor], None]
 
 
-def _pixel_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Logits (..., V) -> probabilities over the 17 grey levels only (..., 17)."""
-    return torch.softmax(logits[..., :N_LEVELS] / temperature, dim=-1)
+def _token_probs(logits: torch.Tensor, choices: int, temperature: float) -> torch.Tensor:
+    """Logits (..., V) -> probabilities over the image token ids 0..choices - 1 only (..., choices)."""
+    return torch.softmax(logits[..., :choices] / temperature, dim=-1)
 
 
 def _check_generation(digits: list[int], temperature: float) -> None:
@@ -299,6 +332,32 @@ def _check_generation(digits: list[int], temperature: float) -> None:
 
 
 @torch.no_grad()
+def _sample_in_order(
+    model: DecoderOnlyLM,
+    prompt: torch.Tensor,
+    *,
+    length: int,
+    choices: int,
+    blank: int,
+    temperature: float,
+    seed: int,
+    on_step: StepCallback | None,
+) -> torch.Tensor:
+    """Class tokens (B, 1) -> ``length`` image tokens (B, length) sampled one by one from ids 0..choices - 1,
+    with a KV cache; the canvas ``on_step`` sees holds ``blank`` where nothing is chosen yet."""
+    generator = torch.Generator().manual_seed(seed)
+    cache = model.new_cache(len(prompt))
+    canvas = torch.full((len(prompt), length), blank, dtype=torch.long)
+    token = prompt  # (B, 1)
+    for position in range(length):
+        probs = _token_probs(model.compute_logits(token, cache=cache)[:, -1], choices, temperature)
+        token = torch.multinomial(probs, 1, generator=generator)  # (B, 1)
+        canvas[:, position] = token[:, 0]
+        if on_step is not None:
+            on_step(canvas.clone())
+    return canvas
+
+
 def generate_raster(
     model: DecoderOnlyLM,
     digits: list[int],
@@ -311,17 +370,50 @@ def generate_raster(
     with a KV cache. Returns pixel tokens (B, 64); ``on_step`` sees the canvas after every pixel."""
     _check_generation(digits, temperature)
     check_seed("seed", seed)
-    generator = torch.Generator().manual_seed(seed)
-    cache = model.new_cache(len(digits))
-    canvas = torch.full((len(digits), N_PIXELS), MASK_ID, dtype=torch.long)
-    token = class_tokens(digits)  # (B, 1): the prompt
-    for position in range(N_PIXELS):
-        probs = _pixel_probs(model.compute_logits(token, cache=cache)[:, -1], temperature)  # (B, 17)
-        token = torch.multinomial(probs, 1, generator=generator)  # (B, 1)
-        canvas[:, position] = token[:, 0]
-        if on_step is not None:
-            on_step(canvas.clone())
-    return canvas
+    return _sample_in_order(
+        model,
+        class_tokens(digits),
+        length=N_PIXELS,
+        choices=N_LEVELS,
+        blank=MASK_ID,
+        temperature=temperature,
+        seed=seed,
+        on_step=on_step,
+    )
+
+
+def generate_codes(
+    model: DecoderOnlyLM,
+    codebook: PatchCodebook,
+    digits: list[int],
+    *,
+    temperature: float = 1.0,
+    seed: int = 0,
+) -> torch.Tensor:
+    """The mini DALL-E over codebook tokens: one image per entry of ``digits``, code by code in raster
+    order (P forward passes with a KV cache). Returns codebook tokens (B, P); ``codebook.decode`` draws
+    them."""
+    _check_generation(digits, temperature)
+    check_seed("seed", seed)
+    vocab_size = codebook.size + N_CLASSES
+    if not isinstance(model, DecoderOnlyLM) or model.config.vocab_size != vocab_size:
+        given = getattr(getattr(model, "config", None), "vocab_size", None)
+        fail(
+            "model",
+            f"a DecoderOnlyLM with {vocab_size} token ids (this codebook's {codebook.size} + 10 classes)",
+            f"a {type(model).__name__} with {given} token ids",
+            "Build it with images.codebook_model_config(codebook).",
+        )
+    return _sample_in_order(
+        model,
+        codebook_class_tokens(codebook, digits),
+        length=codebook.tokens_per_image,
+        choices=codebook.size,
+        blank=-1,
+        temperature=temperature,
+        seed=seed,
+        on_step=None,
+    )
 
 
 def maskgit_still_masked(step: int, steps: int) -> int:
@@ -349,7 +441,7 @@ def generate_maskgit(
     canvas = torch.full((len(digits), N_PIXELS), MASK_ID, dtype=torch.long)
     for step in range(1, steps + 1):
         logits = model(torch.cat([class_tokens(digits), canvas], dim=1)).logits[:, 1:]  # (B, 64, V)
-        probs = _pixel_probs(logits, temperature)  # (B, 64, 17)
+        probs = _token_probs(logits, N_LEVELS, temperature)  # (B, 64, 17)
         sampled = torch.multinomial(probs.reshape(-1, N_LEVELS), 1, generator=generator).reshape(canvas.shape)
         confidence = probs.gather(-1, sampled.unsqueeze(-1)).squeeze(-1)  # (B, 64)
         masked = canvas == MASK_ID
@@ -390,10 +482,11 @@ def conditional_accuracy(judge: LogisticRegression, images: np.ndarray, digits: 
     return float((judge_labels(judge, images) == np.asarray(digits)).mean())
 
 
-def exact_copies(images: np.ndarray, train_images: np.ndarray) -> int:
-    """How many images (N, 8, 8) equal some training image pixel for pixel (memorised copies)."""
-    seen = {image.tobytes() for image in np.asarray(train_images, dtype=np.int64)}
-    return sum(image.tobytes() in seen for image in np.asarray(images, dtype=np.int64))
+def exact_copies(samples: np.ndarray, training: np.ndarray) -> int:
+    """How many samples equal some training example exactly (memorised copies): images (N, 8, 8) pixel for
+    pixel, or codebook tokens (N, P) code for code (a copy in token space)."""
+    seen = {row.tobytes() for row in np.asarray(training, dtype=np.int64)}
+    return sum(row.tobytes() in seen for row in np.asarray(samples, dtype=np.int64))
 
 
 def within_class_diversity(images: np.ndarray, digits: list[int]) -> float:

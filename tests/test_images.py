@@ -125,3 +125,30 @@ def test_bad_arguments_say_what_to_do():
         images.train_image_model(tiny("raster"), torch.zeros(4, 65, dtype=torch.long))
     with pytest.raises(CourseInputError, match="model must be a DecoderOnlyLM or an EncoderOnlyLM"):
         images.generate_images(torch.nn.Linear(2, 2), [1])
+
+
+def test_codebook_sequences_and_the_codebook_mini_dalle(split):
+    codebook = images.PatchCodebook(split.train_images, patch=2, size=32)
+    seqs = images.codebook_sequences(codebook, split.train_images[:6], split.train_labels[:6])
+    assert seqs.shape == (6, 17) and codebook.size == 32
+    assert torch.equal(seqs[:, 0], torch.tensor(split.train_labels[:6]) + 32)  # class tokens after the codes
+    assert np.array_equal(seqs[:, 1:].numpy(), codebook.encode(split.train_images[:6]))
+    config = images.codebook_model_config(codebook, n_layer=1, n_embd=16)
+    assert (config.vocab_size, config.block_size) == (42, 17)
+    torch.manual_seed(0)
+    model = build_model(config)
+    losses = images.train_image_model(model, seqs, steps=3, batch_size=4)  # a raster model trains on codes
+    assert len(losses) == 3
+    codes = images.generate_codes(model, codebook, [2, 5, 2], temperature=0.8, seed=3)
+    assert codes.shape == (3, 16) and codes.min() >= 0 and codes.max() < 32  # never a class token
+    assert torch.equal(codes, images.generate_codes(model, codebook, [2, 5, 2], temperature=0.8, seed=3))
+    assert codebook.decode(codes).shape == (3, 8, 8)
+    with pytest.raises(CourseInputError, match="model must be a DecoderOnlyLM with 42 token ids"):
+        images.generate_codes(tiny("raster"), codebook, [1])
+
+
+def test_memorised_copies_are_counted_in_token_space_too():
+    training = np.array([[1, 2, 3], [4, 5, 6]])
+    samples = np.array([[4, 5, 6], [1, 2, 4], [1, 2, 3], [4, 5, 6]])
+    assert images.exact_copies(samples, training) == 3  # rows equal to some training row
+    assert images.exact_copies(torch.tensor(samples), training) == 3  # token tensors work as they are
