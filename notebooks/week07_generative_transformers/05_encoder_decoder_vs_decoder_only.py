@@ -43,10 +43,11 @@ import matplotlib.pyplot as plt
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from course_lib import bertviz_offline, viz
+from course_lib import bertviz_offline, evidence, viz
 from course_lib.checkpoints import load_checkpoint
 from course_lib.data import DATA_DIR
 from course_lib.decoding import generate, generate_seq2seq
+from course_lib.discussion import AnswerBox
 from course_lib.env import REPO
 from course_lib.models import build_model, count_parameters
 from course_lib.tasks import (
@@ -66,6 +67,7 @@ from course_lib.tasks import (
 )
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # models this small run as fast on one thread, and other programs slow them less
 sys.path.insert(0, str(REPO / "scripts"))
 import make_checkpoints  # the recipes of the two shipped models
 
@@ -652,23 +654,36 @@ print("Both answer 2020-03-03; the decoder-only model finds the source inside it
 # The evidence from this notebook, summarised by code:
 
 # %%
-print("Encoder-decoder vs decoder-only:")
-print(f"- Same budget: {ed['parameters']:,} vs {do['parameters']:,} parameters.")
-print(f"- Familiar formats: {ed['exact match, test']:.1%} vs {do['exact match, test']:.1%} exact match.")
-print(f"- Unseen formats: {ed['exact match, hard']:.1%} vs {do['exact match, hard']:.1%} exact match.")
-print(f"- Work per generated token: {per_token['encoder-decoder, cross K/V cached'] / 1e3:.0f}k FLOPs "
-      f"(memory K/V cached) vs {do['kFLOPs per generated token']:.0f}k FLOPs.")
-print(f"- Exposure bias: after a first mistake, {exposure['encoder-decoder'][1]:.2f} and "
-      f"{exposure['decoder-only'][1]:.2f} more wrong characters free running, against "
-      f"{exposure['encoder-decoder'][2]:.2f} and {exposure['decoder-only'][2]:.2f} with the true prefix.")
-print(f"- Cross-attention: year, month and day digits read their source part in {aligned} of {seen} dates.")
+discussion_evidence = {
+    "parameters (encoder-decoder vs decoder-only)": f"{ed['parameters']:,} vs {do['parameters']:,}",
+    "exact match, familiar formats": f"{ed['exact match, test']:.1%} vs {do['exact match, test']:.1%}",
+    "exact match, unseen formats": f"{ed['exact match, hard']:.1%} vs {do['exact match, hard']:.1%}",
+    "kFLOPs per generated token (memory K/V cached vs decoder-only)": (
+        f"{per_token['encoder-decoder, cross K/V cached'] / 1e3:.0f} vs "
+        f"{do['kFLOPs per generated token']:.0f}"),
+    "wrong characters after a first mistake, free running":
+        f"{exposure['encoder-decoder'][1]:.2f} vs {exposure['decoder-only'][1]:.2f}",
+    "the same, with the true prefix (teacher forced)":
+        f"{exposure['encoder-decoder'][2]:.2f} vs {exposure['decoder-only'][2]:.2f}",
+    "dates whose digits read the matching source part": (
+        ", ".join(f"{part} {count}" for part, count in aligned.items()) + f" (of {seen})"),
+}
+for claim, value in discussion_evidence.items():
+    print(f"{claim:<66} {value}")
+
+# %% tags=["nbval-ignore-output"]
+# Kept next to your answers (answers/evidence/), for notebook 09 and your hand-in file.
+evidence.save_notebook_evidence("05-encoder-vs-decoder", discussion_evidence, notebook="05")
 
 # %% [markdown]
-# **Your answer** (write it here: how do the two families differ in how they read the input, in what they
-# learn, in the work they do per token and in where they are used? Which of the numbers above would you
-# expect to change at the scale of GPT-3 or T5-XL, and why?):
-#
-# *...*
+# **Your answer.** How do the two families differ in how they read the input, in what they learn, in the
+# work they do per token and in where they are used? Which of the numbers above would you expect to change
+# at the scale of GPT-3 or T5-XL, and why? Type in the box: your answer is saved as you type (in the
+# course's `answers/` folder, with earlier versions kept) and comes back when you reopen the notebook.
+# Notebook 09 shows the same answer and writes the file you hand in.
+
+# %% tags=["nbval-ignore-output"]
+AnswerBox("05-encoder-vs-decoder")
 
 # %% [markdown]
 # ## Summary
