@@ -269,7 +269,7 @@ def time_attention(
         torch.set_num_threads(threads)
 
 
-def _peak_rss_bytes() -> int:
+def peak_rss_bytes() -> int:
     """This process's high-water mark of resident memory, in bytes.
 
     Linux: VmHWM in /proc/self/status (getrusage's ru_maxrss would carry the parent's peak across the
@@ -300,7 +300,7 @@ def _report_peaks(token_counts: list[int], head_dim: int) -> None:
             q, k, v = (torch.randn(1, 1, tokens, head_dim) for _ in range(3))
             before = process.memory_info().rss
             attention(q, k, v)
-            peaks[name].append(max(0, _peak_rss_bytes() - before))
+            peaks[name].append(max(0, peak_rss_bytes() - before))
     print(json.dumps(peaks))
 
 

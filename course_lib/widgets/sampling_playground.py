@@ -61,6 +61,7 @@ CONTINUATION_TOKENS = 12  # continuation length of a pretrained model: each toke
 MAX_TOP_K = 200  # the top-k slider's end (a BPE vocabulary has tens of thousands of tokens)
 SHOWN_CONTINUATIONS = 4  # drawn on every control change: one batch of 4 (a few tens of ms)
 MANY_CONTINUATIONS = 32  # drawn by the "sample many" button: one batch of 32
+MANY_PRETRAINED_CONTINUATIONS = 12  # the same for a pretrained model, whose batch costs seconds, not ms
 MAX_POINTS = 10  # the trade-off picture keeps the latest points
 SHOWN_TOKENS = 12  # rows of the distribution table
 STRATEGIES = ("sample", "greedy")
@@ -205,6 +206,7 @@ class SamplingPlayground(widgets.VBox):
         super().__init__()
         self.live = isinstance(model, DecoderOnlyLM)  # continuations redrawn on every change
         self.continuation_length = CONTINUATION_CHARS if self.live else CONTINUATION_TOKENS
+        self.many = MANY_CONTINUATIONS if self.live else MANY_PRETRAINED_CONTINUATIONS
         _check_model(model, tokenizer, self.continuation_length)
         self.model, self.tokenizer = model, tokenizer
         self.labels, self.unit = token_labels(tokenizer), token_unit(tokenizer)
@@ -232,8 +234,8 @@ class SamplingPlayground(widgets.VBox):
         )
         self.seed = slider(widgets.IntSlider, value=seed, min=0, max=99, description="seed")
         self.sample_many = widgets.Button(
-            description=f"sample many ({MANY_CONTINUATIONS})",
-            tooltip=f"Draw {MANY_CONTINUATIONS} continuations and add a point to the trade-off picture",
+            description=f"sample many ({self.many})",
+            tooltip=f"Draw {self.many} continuations and add a point to the trade-off picture",
             layout={"width": "180px"},
         )
         self.draw_button = widgets.Button(
@@ -345,7 +347,7 @@ class SamplingPlayground(widgets.VBox):
 
     def _sample_many(self, button: widgets.Button | None = None) -> None:
         start = time.perf_counter()
-        many = self._draw(self.used_prompt, MANY_CONTINUATIONS)
+        many = self._draw(self.used_prompt, self.many)
         point = TradeOffPoint(
             label=self.settings_label(),
             distinct_2=distinct_n(many.texts, 2),
@@ -354,7 +356,7 @@ class SamplingPlayground(widgets.VBox):
         self.points = [*self.points, point][-MAX_POINTS:]
         seconds = time.perf_counter() - start
         self._trade_off_html = (
-            f'<p style="margin: 8px 0 2px;">Last batch: {MANY_CONTINUATIONS} continuations of '
+            f'<p style="margin: 8px 0 2px;">Last batch: {self.many} continuations of '
             f"&ldquo;{token_html(self.used_prompt)}&rdquo; with <b>{html.escape(point.label)}</b>: "
             f"distinct-2 <b>{point.distinct_2:.2f}</b>, log-likelihood per {self.unit} "
             f"<b>{point.log_likelihood_per_char:.2f}</b> (drawn in {seconds:.2f} s).</p>"
