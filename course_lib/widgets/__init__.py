@@ -21,6 +21,8 @@ One module per view; everything public is importable from ``course_lib.widgets``
 - ``CrossAttentionExplorer`` example, layer, head and output step over the dates encoder-decoder: encoder,
                             causal decoder and cross-attention maps (notebook 05; ``course-cross-attention``)
 - ``BeamTreeExplorer``      prompt, beams, length penalty: beam search's tree of kept beams (classroom demo)
+- ``SelfAssessmentQuiz``    the week's quiz: choose an option, read why it is right or what it misses
+                            (notebook 09; ``course-quiz``)
 - ``ImageGenerationWidget`` digit, method (raster / MaskGIT), K, temperature and step over the digits
                             models: the drawing appears, and a "sample 20" grid with the judge's verdicts
                             (notebook 07; ``course-image-generation``)
@@ -45,6 +47,7 @@ from course_lib.widgets.beam_tree import BeamTreeExplorer
 from course_lib.widgets.cross_attention import CrossAttentionExplorer
 from course_lib.widgets.image_generation import ImageGenerationWidget
 from course_lib.widgets.positional_explorer import PositionalExplorer
+from course_lib.widgets.quiz import SelfAssessmentQuiz
 from course_lib.widgets.sampling import SamplingWidget
 from course_lib.widgets.sampling_playground import SamplingPlayground
 from course_lib.widgets.step_through import StepThroughGenerator
@@ -63,6 +66,7 @@ __all__ = [
     "PositionalExplorer",
     "SamplingPlayground",
     "SamplingWidget",
+    "SelfAssessmentQuiz",
     "StepThroughGenerator",
     "TemperaturePreview",
 ]

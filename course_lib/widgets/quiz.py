@@ -10,6 +10,13 @@ from course_lib.quiz import WEEK_QUIZ, Question, feedback
 from course_lib.validation import fail
 from course_lib.widgets._common import CONTAINER_CLASS, FONT, OUTPUT_CLASS
 
+# ipywidgets gives every radio label one fixed-height line, so a long option would spill over the next
+# one; let labels wrap and grow instead (scoped to the quiz).
+LABEL_STYLE = (
+    "<style>.course-quiz .widget-radio-box label { display: flex; flex-wrap: nowrap; align-items: flex-start;"
+    " gap: 4px; height: auto; min-height: 22px; line-height: 1.35; white-space: normal; margin-bottom: 6px; }"
+    " .course-quiz .widget-radio-box input { order: -1; flex: none; margin: 3px 4px 0 0; }</style>"
+)
 RIGHT_COLOUR = "#1b7837"  # green and purple: told apart with red-green colour blindness too
 WRONG_COLOUR = "#762a83"
 
@@ -39,7 +46,7 @@ class SelfAssessmentQuiz(widgets.VBox):
         self.score = widgets.HTML()
         self.score.add_class(OUTPUT_CLASS)
         blocks = [self._question_block(index, question) for index, question in enumerate(questions)]
-        self.children = [*blocks, self.score]
+        self.children = [widgets.HTML(LABEL_STYLE), *blocks, self.score]
         self.add_class(CONTAINER_CLASS)
         self.add_class("course-quiz")
         self._show_score()

@@ -254,6 +254,10 @@ def exercise_widget(notebook: NotebookRun, index: int) -> tuple[list[Interaction
         original = box.input_value()
         record(f"text box (was {original!r}) typing", lab.type_and_time(widget, box, original + " the"))
         widget.screenshot(path=lab.shots / f"{shot}_text.png")
+    for group in widget.locator(".widget-radio-box").all():  # a quiz question: choose the first option
+        radio = group.locator("input[type=radio]:not([disabled])").first
+        label = radio.evaluate("(r) => (r.closest('label')?.innerText || 'option').trim().slice(0, 40)")
+        record(f"radio button '{label}' click", lab.click_and_time(widget, radio))
     for menu in widget.locator(".widget-dropdown select:not([disabled])").all():
         options = menu.locator("option").count()
         if options > 1:
