@@ -3,7 +3,9 @@
 Setting a control's value runs the widget's observers synchronously in the kernel, so the time of
 ``control.value = new`` is the kernel's share of a slider move (the browser's drawing comes on top; the
 browser suite measures the whole round trip). Target: under 100 ms per move of a slider, drop-down,
-check box or text box; buttons (e.g. "sample many") start longer actions and are reported only. Measured
+check box or radio button. Buttons (e.g. "sample many") start longer actions, and a text box recomputes
+everything for the new text when it is submitted (Enter): both are reported, with the slowest text box
+as its own headline figure, but not held to the target. Measured
 with one torch thread, as notebooks 04 and 06 set it: a model this small runs as fast on one thread, and
 two threads on a busy 2-core machine made single slider moves take seconds.
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 
@@ -33,6 +36,7 @@ def controls_of(view: widgets.Widget) -> Iterator[widgets.Widget]:
         widgets.Checkbox,
         widgets.Text,
         widgets.Textarea,
+        widgets.RadioButtons,
         widgets.Button,
     )
     if isinstance(view, kinds) and not getattr(view, "disabled", False):
@@ -49,7 +53,7 @@ def moves(control: widgets.Widget) -> list[Callable[[], None]]:
         low, high, kind = control.min, control.max, type(control.value)
         stops = [kind(low + (high - low) * i / (SLIDER_STOPS - 1)) for i in range(SLIDER_STOPS)]
         values = stops + stops[::-1] + [control.value]
-    elif isinstance(control, widgets.Dropdown):
+    elif isinstance(control, (widgets.Dropdown, widgets.RadioButtons)):
         values = [*control.options, control.value]
         values = [value[1] if isinstance(value, tuple) else value for value in values]
     elif isinstance(control, widgets.Checkbox):
@@ -94,19 +98,26 @@ def time_view(name: str, view: widgets.Widget, repeats: int) -> list[dict]:
     return rows
 
 
-def course_views() -> dict[str, Callable[[], widgets.Widget]]:
-    """Every widget the notebooks show, built as the notebooks build it."""
+def course_views(answers_folder: str) -> dict[str, Callable[[], widgets.Widget]]:
+    """Every widget the notebooks and the classroom page show, built as they build it (answer boxes save
+    into ``answers_folder``)."""
     from course_lib import images
     from course_lib.checkpoints import load_checkpoint
+    from course_lib.discussion import AnswerBox, AnswerStore
+    from course_lib.pretrained_lm import load_smollm2
+    from course_lib.tasks import Seq2SeqVocab, load_split
     from course_lib.widgets import (
         ArchitectureExplorer,
         AttentionCostExplorer,
         AttentionExplorer,
         AttentionMapWidget,
+        BeamTreeExplorer,
+        CrossAttentionExplorer,
         ImageGenerationWidget,
         PositionalExplorer,
         SamplingPlayground,
         SamplingWidget,
+        SelfAssessmentQuiz,
         StepThroughGenerator,
         TemperaturePreview,
     )
@@ -118,6 +129,9 @@ def course_views() -> dict[str, Callable[[], widgets.Widget]]:
     with torch.no_grad():
         out = model(ids, return_attention=True)
     labels = [tokenizer.decode([i]) for i in range(tokenizer.vocab_size)]
+    dates = load_checkpoint("data/checkpoints/dates_encoder_decoder")
+    dates_sources = [source for source, _ in load_split("dates", "test")[:8]]
+    smol, smol_tokenizer = load_smollm2()
     return {
         "TemperaturePreview (00)": TemperaturePreview,
         "AttentionExplorer (01)": lambda: AttentionExplorer(model, tokenizer),
@@ -125,6 +139,12 @@ def course_views() -> dict[str, Callable[[], widgets.Widget]]:
         "ArchitectureExplorer (03)": ArchitectureExplorer,
         "StepThroughGenerator (04)": lambda: StepThroughGenerator(
             model, tokenizer, prompt="The for statement ", steps=4, layer=1, head=2
+        ),
+        "CrossAttentionExplorer (05)": lambda: CrossAttentionExplorer(
+            dates.model, Seq2SeqVocab.from_tokenizer(dates.tokenizer), sources=dates_sources, layer=1, head=1
+        ),
+        "AnswerBox (05, 07, 09)": lambda: AnswerBox(
+            "05-encoder-vs-decoder", store=AnswerStore(answers_folder)
         ),
         "SamplingPlayground (06)": lambda: SamplingPlayground(model, tokenizer, temperature=0.8, top_p=0.9),
         "ImageGenerationWidget (07)": lambda: ImageGenerationWidget(
@@ -135,6 +155,16 @@ def course_views() -> dict[str, Callable[[], widgets.Widget]]:
             steps=8,
         ),
         "AttentionCostExplorer (07)": lambda: AttentionCostExplorer(side=256, patch=16, frames=8),
+        "StepThroughGenerator (08, SmolLM2)": lambda: StepThroughGenerator(
+            smol, smol_tokenizer, prompt="The capital of France is", steps=2, layer=2
+        ),
+        "SamplingPlayground (08, SmolLM2)": lambda: SamplingPlayground(
+            smol, smol_tokenizer, prompt="My favourite food is", temperature=0.8, top_p=0.9
+        ),
+        "SelfAssessmentQuiz (09)": SelfAssessmentQuiz,
+        "BeamTreeExplorer (classroom)": lambda: BeamTreeExplorer(
+            model, tokenizer, prompt="The function ", num_beams=4
+        ),
         "AttentionMapWidget": lambda: AttentionMapWidget(out.attentions, list(text)),
         "SamplingWidget": lambda: SamplingWidget(out.logits[0, -1], labels),
     }
@@ -148,13 +178,22 @@ def measure(repeats: int = 3) -> dict:
     torch.set_num_threads(1)  # as notebooks 04 and 06 set it for their small models
     try:
         rows = []
-        for name, build in course_views().items():
-            rows += time_view(name, build(), repeats)
+        with tempfile.TemporaryDirectory(prefix="bench-answers-") as answers:
+            for name, build in course_views(answers).items():
+                rows += time_view(name, build(), repeats)
     finally:
         torch.set_num_threads(threads)
-    moved = [row for row in rows if not row["control"].startswith("Button")]
+    moved = [row for row in rows if not row["control"].startswith(("Button", "Text"))]
     worst = max(moved, key=lambda row: row["p95_ms"])
-    return {"target_ms": TARGET_MS, "rows": rows, "worst_p95_ms": worst["p95_ms"], "worst": worst}
+    typed = [row for row in rows if row["control"].startswith("Text")]
+    worst_text = max(typed, key=lambda row: row["p95_ms"])
+    return {
+        "target_ms": TARGET_MS,
+        "rows": rows,
+        "worst_p95_ms": worst["p95_ms"],
+        "worst": worst,
+        "worst_text": worst_text,
+    }
 
 
 def table(facts: dict) -> list[str]:
@@ -174,5 +213,7 @@ def table(facts: dict) -> list[str]:
 if __name__ == "__main__":
     facts = measure()
     print("\n".join(table(facts)))
-    print(f"worst p95: {facts['worst_p95_ms']:.1f} ms (target under {TARGET_MS:.0f} ms)")
+    print(f"worst p95 of a moved control: {facts['worst_p95_ms']:.1f} ms (target under {TARGET_MS:.0f} ms)")
+    text = facts["worst_text"]
+    print(f"slowest text box: {text['widget']}, p95 {text['p95_ms']:.1f} ms (reported, no target)")
     sys.exit(0)
