@@ -230,13 +230,27 @@ def test_the_default_timer_saves_the_last_words(store):
         time.sleep(0.01)
     assert store.load(P1).text == "one two"
 
-    async def on_a_loop() -> list[str]:
-        fired: list[str] = []
-        schedule_later(0.01, lambda: fired.append("fired"))
-        await asyncio.sleep(0.05)
-        return fired
 
-    assert asyncio.run(on_a_loop()) == ["fired"]
+def test_inside_a_kernel_the_timer_is_the_kernels_event_loop(monkeypatch):
+    import threading
+    from types import SimpleNamespace
+
+    import IPython
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: SimpleNamespace(kernel=object()))
+
+    async def on_a_loop() -> tuple[list[str], object]:
+        fired: list[str] = []
+        handle = schedule_later(0.01, lambda: fired.append("fired"))
+        await asyncio.sleep(0.05)
+        return fired, handle
+
+    result = {}  # a thread of its own: this one may already hold a loop (Playwright's, in the full suite)
+    thread = threading.Thread(target=lambda: result.update(value=asyncio.run(on_a_loop())))
+    thread.start()
+    thread.join(5)
+    fired, handle = result["value"]
+    assert fired == ["fired"] and isinstance(handle, asyncio.TimerHandle)
 
 
 def test_a_key_press_answers_within_100_ms(store):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -41,15 +42,27 @@ Schedule = Callable[[float, Callable[[], None]], Cancellable]
 
 
 def schedule_later(delay: float, callback: Callable[[], None]) -> Cancellable:
-    """Call ``callback`` after ``delay`` seconds: on the running event loop (a Jupyter kernel), else on a
-    timer thread."""
+    """Call ``callback`` after ``delay`` seconds: on the event loop inside a Jupyter kernel, else on a
+    timer thread. (Outside a kernel a loop may look "running" without ever turning, e.g. while Playwright's
+    synchronous API is in use, so only a kernel's loop is trusted.)"""
+    loop = _kernel_loop()
+    if loop is not None:
+        return loop.call_later(delay, callback)
+    timer = threading.Timer(delay, callback)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _kernel_loop() -> asyncio.AbstractEventLoop | None:
+    """The running event loop when this code runs in an IPython kernel (Jupyter, Voila), else None."""
+    shell = sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
+    if getattr(shell, "kernel", None) is None:
+        return None
     try:
-        return asyncio.get_running_loop().call_later(delay, callback)
+        return asyncio.get_running_loop()
     except RuntimeError:
-        timer = threading.Timer(delay, callback)
-        timer.daemon = True
-        timer.start()
-        return timer
+        return None
 
 
 def clock_time(iso: str) -> str:

@@ -21,8 +21,6 @@ from pathlib import Path
 
 import pytest
 from labdriver import (
-    CHROMIUM,
-    CHROMIUM_MISSING,
     REPO,
     SCREENSHOTS,
     VIEWPORT,
@@ -131,39 +129,33 @@ class DemoPage:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> DemoPage:
-    if not CHROMIUM.exists():
-        pytest.fail(CHROMIUM_MISSING, pytrace=False)
-    from playwright.sync_api import sync_playwright
-
+def demo(tmp_path_factory, chromium) -> DemoPage:
+    """The page, in a fresh context of the browser suite's Chromium (one Playwright per session: a second
+    synchronous Playwright inside the first one's event loop is refused)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     server = VoilaServer.start(tmp_path_factory.mktemp("voila"))
+    context = chromium.new_context(viewport=VIEWPORT)
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox"]
-            )
-            context = browser.new_context(viewport=VIEWPORT)
-            network = NetworkLog()
-            network.attach(context)
-            page = context.new_page()
-            requests: list[str] = []
-            page.on("request", lambda request: requests.append(request.url))
-            lab = LabPage(page, server, SHOTS)
-            start = time.monotonic()
-            page.goto(server.url, wait_until="domcontentloaded")
-            count = f"document.querySelectorAll('.course-widget').length >= {len(WIDGET_KINDS)}"
-            try:
-                page.wait_for_function(f"() => {count}", timeout=PAGE_LOAD_S * 1000, polling=250)
-            except Exception:
-                page.screenshot(path=SHOTS / "load_failed.png")
-                pytest.fail(f"the widgets did not appear within {PAGE_LOAD_S} s:\n{server.log_tail()}")
-            load_s = time.monotonic() - start
-            print(f"classroom demo: every widget shown {load_s:.1f} s after the page was requested")
-            page.wait_for_timeout(500)  # let layout settle before screenshots
-            yield DemoPage(lab, network, requests, load_s)
-            browser.close()
+        network = NetworkLog()
+        network.attach(context)
+        page = context.new_page()
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        lab = LabPage(page, server, SHOTS)
+        start = time.monotonic()
+        page.goto(server.url, wait_until="domcontentloaded")
+        count = f"document.querySelectorAll('.course-widget').length >= {len(WIDGET_KINDS)}"
+        try:
+            page.wait_for_function(f"() => {count}", timeout=PAGE_LOAD_S * 1000, polling=250)
+        except Exception:
+            page.screenshot(path=SHOTS / "load_failed.png")
+            pytest.fail(f"the widgets did not appear within {PAGE_LOAD_S} s:\n{server.log_tail()}")
+        load_s = time.monotonic() - start
+        print(f"classroom demo: every widget shown {load_s:.1f} s after the page was requested")
+        page.wait_for_timeout(500)  # let layout settle before screenshots
+        yield DemoPage(lab, network, requests, load_s)
     finally:
+        context.close()
         server.stop()
 
 
