@@ -168,7 +168,7 @@ def test_bad_arguments_say_what_to_do(checkpoint):
         SamplingPlayground(model, tokenizer, strategy="beam")
     with pytest.raises(CourseInputError, match=r"prompt must be .* never seen 'é'"):
         SamplingPlayground(model, tokenizer, prompt="café")
-    with pytest.raises(CourseInputError, match=r"model must be a DecoderOnlyLM, got Linear"):
+    with pytest.raises(CourseInputError, match=r"model must be a DecoderOnlyLM or a PretrainedLM, got Linear"):
         SamplingPlayground(torch.nn.Linear(2, 2), tokenizer)
 
 

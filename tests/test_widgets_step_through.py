@@ -136,7 +136,7 @@ def test_bad_arguments_say_what_to_do(checkpoint):
         StepThroughGenerator(model, tokenizer, prompt="café")
     with pytest.raises(CourseInputError, match=r"steps must be an integer >= 0, got -1"):
         StepThroughGenerator(model, tokenizer, steps=-1)
-    with pytest.raises(CourseInputError, match=r"model must be a DecoderOnlyLM, got Linear"):
+    with pytest.raises(CourseInputError, match=r"model must be a DecoderOnlyLM or a PretrainedLM, got Linear"):
         StepThroughGenerator(torch.nn.Linear(2, 2), tokenizer)
 
 

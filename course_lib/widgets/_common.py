@@ -57,7 +57,7 @@ def check_generation_model(model: nn.Module, tokenizer: CharTokenizer | Pretrain
         "or a real pretrained one (a PretrainedLM): load_smollm2() from course_lib.pretrained_lm."
     )
     if not isinstance(model, (DecoderOnlyLM, PretrainedLM)):
-        fail("model", "a DecoderOnlyLM", type(model).__name__, fix)
+        fail("model", "a DecoderOnlyLM or a PretrainedLM", type(model).__name__, fix)
     expected = CharTokenizer if isinstance(model, DecoderOnlyLM) else PretrainedTokenizer
     if not isinstance(tokenizer, expected):
         fail(
