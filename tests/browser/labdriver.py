@@ -85,6 +85,21 @@ def load_lab_settings() -> dict[str, dict[str, object]]:
     return module.SETTINGS
 
 
+def fresh_jupyter_env(base: Path, **extra: str) -> dict[str, str]:
+    """This process's environment with Jupyter's config, data, runtime and IPython folders moved into
+    ``base`` (nothing of the user's own Jupyter set-up leaks in), unbuffered output, plus ``extra``."""
+    env = dict(os.environ)
+    env.update(
+        JUPYTER_CONFIG_DIR=str(base / "config"),
+        JUPYTER_DATA_DIR=str(base / "data"),
+        JUPYTER_RUNTIME_DIR=str(base / "runtime"),
+        IPYTHONDIR=str(base / "ipython"),
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
+    return env
+
+
 @dataclass
 class LabServer:
     """A JupyterLab process serving a copy of the notebooks; ``stop()`` always ends it."""
@@ -106,15 +121,10 @@ class LabServer:
         shutil.copytree(
             notebooks_dir, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
         )
-        env = dict(os.environ)
-        env.update(
-            JUPYTER_CONFIG_DIR=str(base / "config"),
-            JUPYTER_DATA_DIR=str(base / "data"),
-            JUPYTER_RUNTIME_DIR=str(base / "runtime"),
+        env = fresh_jupyter_env(
+            base,
             JUPYTERLAB_SETTINGS_DIR=str(base / "lab" / "user-settings"),
             JUPYTERLAB_WORKSPACES_DIR=str(base / "lab" / "workspaces"),
-            IPYTHONDIR=str(base / "ipython"),
-            PYTHONUNBUFFERED="1",
         )
         for relative, values in load_lab_settings().items():
             path = base / "lab" / "user-settings" / relative

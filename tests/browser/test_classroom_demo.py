@@ -28,6 +28,7 @@ from labdriver import (
     NetworkLog,
     ensure_course_kernel,
     free_port,
+    fresh_jupyter_env,
     is_external,
 )
 
@@ -65,15 +66,7 @@ class VoilaServer:
 
     @classmethod
     def start(cls, base: Path) -> VoilaServer:
-        env = dict(os.environ)
-        env.update(
-            JUPYTER_PATH=str(TEMPLATES_ROOT),
-            JUPYTER_CONFIG_DIR=str(base / "config"),
-            JUPYTER_DATA_DIR=str(base / "data"),
-            JUPYTER_RUNTIME_DIR=str(base / "runtime"),
-            IPYTHONDIR=str(base / "ipython"),
-            PYTHONUNBUFFERED="1",
-        )
+        env = fresh_jupyter_env(base, JUPYTER_PATH=str(TEMPLATES_ROOT))
         ensure_course_kernel(env)
         port, token = free_port(), secrets.token_hex(16)
         command = [
