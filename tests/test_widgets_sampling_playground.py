@@ -33,6 +33,8 @@ from course_lib.widgets.sampling_playground import (
     sample_continuations,
 )
 
+WRONG_MODEL = r"model must be a DecoderOnlyLM or a PretrainedLM, got Linear"
+
 
 @pytest.fixture(scope="module")
 def checkpoint():
@@ -168,7 +170,7 @@ def test_bad_arguments_say_what_to_do(checkpoint):
         SamplingPlayground(model, tokenizer, strategy="beam")
     with pytest.raises(CourseInputError, match=r"prompt must be .* never seen 'é'"):
         SamplingPlayground(model, tokenizer, prompt="café")
-    with pytest.raises(CourseInputError, match=r"model must be a DecoderOnlyLM or a PretrainedLM, got Linear"):
+    with pytest.raises(CourseInputError, match=WRONG_MODEL):
         SamplingPlayground(torch.nn.Linear(2, 2), tokenizer)
 
 

@@ -24,6 +24,8 @@ from course_lib.widgets import CONTAINER_CLASS, OUTPUT_CLASS, StepThroughGenerat
 from course_lib.widgets._common import CHECKPOINT_NAME
 from course_lib.widgets.step_through import DEFAULT_PROMPT
 
+WRONG_MODEL = r"model must be a DecoderOnlyLM or a PretrainedLM, got Linear"
+
 
 @pytest.fixture(scope="module")
 def checkpoint():
@@ -136,7 +138,7 @@ def test_bad_arguments_say_what_to_do(checkpoint):
         StepThroughGenerator(model, tokenizer, prompt="café")
     with pytest.raises(CourseInputError, match=r"steps must be an integer >= 0, got -1"):
         StepThroughGenerator(model, tokenizer, steps=-1)
-    with pytest.raises(CourseInputError, match=r"model must be a DecoderOnlyLM or a PretrainedLM, got Linear"):
+    with pytest.raises(CourseInputError, match=WRONG_MODEL):
         StepThroughGenerator(torch.nn.Linear(2, 2), tokenizer)
 
 
