@@ -45,7 +45,6 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -58,6 +57,7 @@ from course_lib.data import encode_corpus, load_corpus, split_train_val, text_ch
 from course_lib.decoding import generate
 from course_lib.models import build_model, count_parameters
 from course_lib.pretrained_lm import load_smollm2
+from course_lib.timing import best_seconds
 from course_lib.tokenizers import CharTokenizer
 from course_lib.train import PRESETS, History, TrainConfig, native_bfloat16, train
 
@@ -79,16 +79,6 @@ TARGETS = {"time_ratio": 0.5, "efficiency": 0.6, "cache_speedup": 3.0, "against_
 # ------------------------------------------------------------------------------------------------------------
 
 
-def best_seconds(run: Callable[[], object], repeats: int) -> float:
-    """The fastest of ``repeats`` timings of ``run()`` (the minimum is the least disturbed by other work)."""
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def matmul_flops(
     sizes: tuple[int, ...] = (512, 1024, 2048), repeats: int = 5, dtype: torch.dtype = torch.float32
 ) -> dict:
@@ -98,7 +88,12 @@ def matmul_flops(
         a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
         calls = max(1, int(4e9 // (2 * n**3)))  # about 4 GFLOP per timing
         torch.matmul(a, b)  # warm-up
-        seconds = best_seconds(lambda a=a, b=b, calls=calls: [a @ b for _ in range(calls)], repeats) / calls
+        seconds = (
+            best_seconds(
+                lambda a=a, b=b, calls=calls: [a @ b for _ in range(calls)], repeats=repeats, warmup=False
+            )
+            / calls
+        )
         by_size[str(n)] = 2 * n**3 / seconds
     return {"flops_per_second": max(by_size.values()), "by_size": by_size}
 
@@ -118,7 +113,7 @@ def matmul_flops_at_model_shapes(config, batch_size: int, repeats: int = 5) -> f
         a, b = torch.randn(rows, inner), torch.randn(inner, outer)
         torch.matmul(a, b)  # warm-up
         total_flops += 2 * rows * inner * outer
-        total_seconds += best_seconds(lambda a=a, b=b: a @ b, repeats)
+        total_seconds += best_seconds(lambda a=a, b=b: a @ b, repeats=repeats, warmup=False)
     return total_flops / total_seconds
 
 
@@ -274,7 +269,9 @@ def generation_rows(model: torch.nn.Module, prompt: torch.Tensor, repeats: int) 
                 return generate(model, prompt, new_tokens, strategy="greedy", use_cache=use_cache)
 
             outputs[use_cache] = run()[0, prompt.size(1) :]  # warm-up; its tokens are compared below
-            row["cached" if use_cache else "uncached"] = new_tokens / best_seconds(run, repeats)
+            row["cached" if use_cache else "uncached"] = new_tokens / best_seconds(
+                run, repeats=repeats, warmup=False
+            )
         row["speedup"] = row["cached"] / row["uncached"]
         differ = (outputs[False] != outputs[True]).nonzero()
         row["agree_tokens"] = new_tokens if differ.numel() == 0 else int(differ[0, 0])
@@ -288,7 +285,7 @@ def nanogpt_recipe_speed(vocab_size: int, prompt: torch.Tensor, new_tokens: int,
     model = build_model(baby_gpt_reference(vocab_size)).eval()
     run = lambda: generate(model, prompt, new_tokens, strategy="greedy", use_cache=False)  # noqa: E731
     run()
-    return new_tokens / best_seconds(run, repeats)
+    return new_tokens / best_seconds(run, repeats=repeats, warmup=False)
 
 
 def step_profile(model: torch.nn.Module, prompt: torch.Tensor, steps: int = 200) -> dict:
@@ -372,7 +369,10 @@ def pretrained_generation_facts(quick: bool) -> dict:
     }
     outputs = {name: run() for name, run in runs.items()}  # warm-up; the tokens are compared below
     new_tokens = {name: out.size(1) - prompt.size(1) for name, out in outputs.items()}
-    speed = {name: new_tokens[name] / best_seconds(run, repeats) for name, run in runs.items()}
+    speed = {
+        name: new_tokens[name] / best_seconds(run, repeats=repeats, warmup=False)
+        for name, run in runs.items()
+    }
     return {
         "model": "SmolLM2-135M-Instruct (float32, eager attention)",
         "torch_threads": torch.get_num_threads(),

@@ -16,7 +16,7 @@ The module has three parts, in the order the notebook uses them:
    ``kv_cache_bytes``, ``generation_cost`` (raster order against MaskGIT's K parallel rounds).
 2. The three attentions written out on (B, H, T, D) tensors: ``full_attention``, ``window_attention``,
    ``axial_attention``.
-3. Measurements on this machine: ``best_seconds``/``time_attention`` (one CPU thread),
+3. Measurements on this machine: ``time_attention`` (one CPU thread, timed by ``course_lib.timing``),
    ``measure_peak_bytes`` (the high-water mark of a fresh Python process), ``available_memory_bytes``
    (psutil's "available" figure: free memory plus what the system can reclaim at once) and
    ``max_full_attention_tokens`` (where full attention runs out of memory), and ``fitted_exponent``.
@@ -31,7 +31,6 @@ import json
 import math
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -40,6 +39,7 @@ import psutil
 import torch
 import torch.nn.functional as F
 
+from course_lib.timing import best_seconds
 from course_lib.validation import check_int, check_shape, fail
 
 ATTENTION_KINDS = ("full", "window", "axial")
@@ -230,21 +230,6 @@ def attend(
 # ------------------------------------------------------------------------------------------------------------
 # 3. Measurements on this machine
 # ------------------------------------------------------------------------------------------------------------
-
-
-def best_seconds(function: Callable[[], object], *, repeats: int = 7) -> float:
-    """Shortest wall-clock time of ``function()`` over ``repeats`` runs, after one warm-up run.
-
-    The shortest, not the mean: other programs only ever add time, so the fastest run is the one they
-    disturbed least (the advice of Python's ``timeit``)."""
-    check_int("repeats", repeats, minimum=1, fix="Use e.g. repeats=5.")
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def time_attention(

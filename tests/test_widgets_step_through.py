@@ -7,13 +7,12 @@ matplotlib.use("Agg")
 
 import html
 import re
-import statistics
-import time
 
 import pytest
 import torch
 from ipywidgets.embed import dependency_state
 from matplotlib.figure import Figure
+from widget_timing import median_ms
 
 from course_lib.checkpoints import load_checkpoint
 from course_lib.data import DATA_DIR
@@ -140,15 +139,6 @@ def test_bad_arguments_say_what_to_do(checkpoint):
         StepThroughGenerator(model, tokenizer, steps=-1)
     with pytest.raises(CourseInputError, match=WRONG_MODEL):
         StepThroughGenerator(torch.nn.Linear(2, 2), tokenizer)
-
-
-def median_ms(action, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def test_controls_answer_within_100_ms_at_full_context(checkpoint):

@@ -275,7 +275,7 @@ else:
 # %% [markdown]
 # ## 5. Self-assessment quiz
 #
-# Nine questions, one per big idea of the week. Choose an answer to see why it is right or what it
+# One question per big idea of the week. Choose an answer to see why it is right or what it
 # misses, and which notebook to revisit. Nothing is recorded.
 
 # %% tags=["nbval-ignore-output"]
